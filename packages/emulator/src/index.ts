@@ -1,0 +1,3 @@
+export { EmulatorError, EmulatorNotInstalledError } from "./errors.js";
+export { startEmulator, findFreePort, type StartEmulatorOptions, type RunningEmulator } from "./launcher.js";
+export { accountPlugin, randomAccountId, motoAccountHeader, emulatorCredentials } from "./account.js";
