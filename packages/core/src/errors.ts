@@ -38,3 +38,45 @@ export interface ConfigIssue {
   /** The value given, when there was one. */
   readonly given?: unknown;
 }
+
+/**
+ * The endpoint document would exceed SSM's Advanced tier limit (8,192 bytes). The previous document stays in
+ * place: a truncated list would silently drop tasks.
+ */
+export class DocumentTooLargeError extends DiscoverySyncError {
+  public override readonly name = "DocumentTooLargeError";
+  public constructor(
+    service: string,
+    parameterName: string,
+    public readonly bytes: number,
+    endpoints: number,
+    draining: number,
+  ) {
+    super(
+      `endpoint document of service ${service} is ${bytes} bytes (${endpoints} endpoints, ${draining} draining), ` +
+        `over SSM's Advanced tier limit of 8192 bytes; ${parameterName} keeps its previous document`,
+      { service, parameterName, bytes, endpoints, draining, limit: 8192 },
+    );
+  }
+}
+
+/** One or more AWS calls of a reconcile failed; `failures` lists each with its target and cause. */
+export class ReconcileError extends DiscoverySyncError {
+  public override readonly name = "ReconcileError";
+  public constructor(
+    service: string,
+    public readonly failures: readonly { readonly step: string; readonly error: unknown }[],
+  ) {
+    super(
+      `reconcile of service ${service} failed: ` +
+        failures.map((f) => `${f.step}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join("; "),
+      { service, steps: failures.map((f) => f.step) },
+      { cause: failures.length === 1 ? failures[0]?.error : new AggregateError(failures.map((f) => f.error)) },
+    );
+  }
+}
+
+/** DescribeTasks returned an older state of a task than an event already reported: ECS has not caught up yet. */
+export class StaleReadError extends DiscoverySyncError {
+  public override readonly name = "StaleReadError";
+}

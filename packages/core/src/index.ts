@@ -1,2 +1,12 @@
 export * from "./errors.js";
 export * from "./config.js";
+export * from "./messages.js";
+export * from "./tasks.js";
+export * from "./plan.js";
+export * from "./routing.js";
+export * from "./reconcile.js";
+export { createAwsClients, type AwsClients, type CreateAwsClientsOptions, type SharedClientConfig } from "./aws/clients.js";
+export { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
+export { CloudMapServiceCache, listCloudMapInstances } from "./aws/cloudmap.js";
+export { describeTargets } from "./aws/targets.js";
+export { readParameter } from "./aws/parameter.js";

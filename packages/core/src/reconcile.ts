@@ -1,0 +1,377 @@
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { AwsClients } from "./aws/clients.js";
+import { CloudMapServiceCache, deregisterCloudMapInstance, listCloudMapInstances, registerCloudMapInstance } from "./aws/cloudmap.js";
+import { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
+import { publishDocument, readParameter } from "./aws/parameter.js";
+import { deregisterTargets, describeTargets, registerTargets } from "./aws/targets.js";
+import { clusterNameOf, type ServiceConfig } from "./config.js";
+import { ReconcileError, StaleReadError } from "./errors.js";
+import type { ReconcileTrigger } from "./messages.js";
+import { planReconcile, type ActualState, type DesiredState, type PublishedTask, type ReconcilePlan } from "./plan.js";
+import { classifyTask, type ObservedTask, type TaskDefinitionFacts } from "./tasks.js";
+
+/** The structured logger the core writes to (Powertools' Logger fits). */
+export interface ReconcileLogger {
+  debug(message: string, ...extra: object[]): void;
+  info(message: string, ...extra: object[]): void;
+  warn(message: string, ...extra: object[]): void;
+  error(message: string, ...extra: object[]): void;
+}
+
+/**
+ * The one structured record logged per reconcile (`message: "reconcile"`). Dashboards and saved queries are
+ * built on these field names: keep them stable (documented in docs/reconcile-record.md).
+ */
+export interface ReconcileRecord {
+  readonly service: string;
+  readonly cluster: string;
+  readonly ecsService: string;
+  /** Kinds of the triggers coalesced into this reconcile, for example `["event", "event", "sweep"]`. */
+  readonly triggers: readonly ReconcileTrigger["kind"][];
+  readonly triggerCount: number;
+  /** EventBridge event ids of the event triggers (at most 10 listed). */
+  readonly eventIds: readonly string[];
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly tasks: { readonly seen: number; readonly ready: number; readonly draining: number; readonly notReady: number; readonly unsupported: number };
+  readonly writes: {
+    readonly cloudMapRegistered: number;
+    readonly cloudMapDeregistered: number;
+    readonly targetsRegistered: number;
+    readonly targetsDeregistered: number;
+    readonly documentsPublished: number;
+  };
+  readonly writesTotal: number;
+  /** The revision published by this reconcile, or "unchanged" when the document already said the same. */
+  readonly publishedRevision: number | "unchanged";
+  /** The revision readers hold after this reconcile (undefined when none could be published yet). */
+  readonly documentRevision: number | undefined;
+  readonly documentBytes: number | undefined;
+  readonly documentTier: "Standard" | "Advanced" | undefined;
+  /** converged: nothing to write; changed: writes made; failed: an error (see `error`). */
+  readonly outcome: "converged" | "changed" | "failed";
+  readonly error?: { readonly name: string; readonly message: string; readonly reasons: readonly string[] };
+}
+
+/** What a reconcile needs besides the service. */
+export interface ReconcileDependencies {
+  readonly clients: AwsClients;
+  readonly logger: ReconcileLogger;
+  /** Powertools Metrics; when given, EMF metrics are emitted per reconcile (see {@link emitReconcileMetrics}). */
+  readonly metrics?: Metrics;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  readonly taskDefinitions?: TaskDefinitionCache;
+  readonly cloudMapServices?: CloudMapServiceCache;
+}
+
+/** The result of {@link reconcileService}: the record, and the error when it failed. */
+export interface ReconcileResult {
+  readonly record: ReconcileRecord;
+  readonly error?: Error;
+}
+
+const defaultTaskDefinitions = new TaskDefinitionCache();
+const defaultCloudMapServices = new CloudMapServiceCache();
+
+async function definitionFacts(
+  tasks: readonly ObservedTask[],
+  deps: ReconcileDependencies,
+): Promise<Map<string, TaskDefinitionFacts>> {
+  const cache = deps.taskDefinitions ?? defaultTaskDefinitions;
+  // Only tasks whose readiness depends on it need their definition: running, with UNKNOWN health.
+  const arns = new Set(
+    tasks
+      .filter((t) => t.lastStatus === "RUNNING" && (t.healthStatus ?? "UNKNOWN") === "UNKNOWN" && t.taskDefinitionArn)
+      .map((t) => t.taskDefinitionArn as string),
+  );
+  const entries = await Promise.all([...arns].map(async (arn) => [arn, await cache.get(deps.clients.ecs, arn)] as const));
+  return new Map(entries);
+}
+
+function assertFreshRead(service: ServiceConfig, tasks: readonly ObservedTask[], triggers: readonly ReconcileTrigger[]) {
+  const byArn = new Map(tasks.map((t) => [t.taskArn, t]));
+  for (const trigger of triggers) {
+    if (trigger.taskArn === undefined || trigger.taskVersion === undefined) continue;
+    const read = byArn.get(trigger.taskArn);
+    if (read?.version !== undefined && read.version < trigger.taskVersion) {
+      throw new StaleReadError(
+        `DescribeTasks returned version ${read.version} of task ${trigger.taskArn}, older than the event's version ` +
+          `${trigger.taskVersion}: ECS has not caught up yet, retrying`,
+        { service: service.name, taskArn: trigger.taskArn, readVersion: read.version, eventVersion: trigger.taskVersion },
+      );
+    }
+  }
+}
+
+async function readActual(service: ServiceConfig, deps: ReconcileDependencies): Promise<ActualState> {
+  const { clients } = deps;
+  const serviceId = service.cloudMapServiceId;
+  const [cloudMap, targetGroups, parameter] = await Promise.all([
+    serviceId === undefined
+      ? Promise.resolve(undefined)
+      : Promise.all([
+          listCloudMapInstances(clients.serviceDiscovery, serviceId),
+          (deps.cloudMapServices ?? defaultCloudMapServices).usesCustomHealth(clients.serviceDiscovery, serviceId),
+        ]).then(([instances, customHealth]) => ({ instances, customHealth })),
+    Promise.all(
+      (service.targetGroupArns ?? []).map(async (arn) => ({ arn, targets: await describeTargets(clients.elbv2, arn) })),
+    ),
+    readParameter(clients.ssm, service.parameterName),
+  ]);
+  return { ...(cloudMap === undefined ? {} : { cloudMap }), targetGroups, parameter };
+}
+
+interface AppliedWrites {
+  cloudMapRegistered: number;
+  cloudMapDeregistered: number;
+  targetsRegistered: number;
+  targetsDeregistered: number;
+  documentsPublished: number;
+  publishedRevision: number | "unchanged";
+  documentTier: "Standard" | "Advanced" | undefined;
+  failures: { step: string; error: unknown }[];
+}
+
+async function attempt(writes: AppliedWrites, step: string, action: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await action();
+    return true;
+  } catch (error) {
+    writes.failures.push({ step, error });
+    return false;
+  }
+}
+
+/**
+ * Carries out a plan. Every write is attempted even when another fails, and every failure is collected:
+ * the reconcile then fails as a whole, so the message is retried and nothing is silently dropped.
+ */
+async function applyPlan(service: ServiceConfig, plan: ReconcilePlan, deps: ReconcileDependencies): Promise<AppliedWrites> {
+  const { clients } = deps;
+  const writes: AppliedWrites = {
+    cloudMapRegistered: 0,
+    cloudMapDeregistered: 0,
+    targetsRegistered: 0,
+    targetsDeregistered: 0,
+    documentsPublished: 0,
+    publishedRevision: "unchanged",
+    documentTier: undefined,
+    failures: [],
+  };
+  const serviceId = service.cloudMapServiceId;
+  const cloudMapWrites =
+    plan.cloudMap === undefined || serviceId === undefined
+      ? []
+      : [
+          ...plan.cloudMap.register.map((registration) =>
+            attempt(writes, `cloudmap.register ${registration.instanceId}`, () =>
+              registerCloudMapInstance(clients.serviceDiscovery, serviceId, registration),
+            ).then((ok) => ok && writes.cloudMapRegistered++),
+          ),
+          ...plan.cloudMap.deregister.map((instanceId) =>
+            attempt(writes, `cloudmap.deregister ${instanceId}`, () =>
+              deregisterCloudMapInstance(clients.serviceDiscovery, serviceId, instanceId),
+            ).then((ok) => ok && writes.cloudMapDeregistered++),
+          ),
+        ];
+  const targetWrites = plan.targetGroups.flatMap((group) => [
+    ...(group.deregister.length === 0
+      ? []
+      : [
+          attempt(writes, `targets.deregister ${group.arn}`, () => deregisterTargets(clients.elbv2, group.arn, group.deregister)).then(
+            (ok) => ok && (writes.targetsDeregistered += group.deregister.length),
+          ),
+        ]),
+    ...(group.register.length === 0
+      ? []
+      : [
+          attempt(writes, `targets.register ${group.arn}`, () => registerTargets(clients.elbv2, group.arn, group.register)).then(
+            (ok) => ok && (writes.targetsRegistered += group.register.length),
+          ),
+        ]),
+  ]);
+  await Promise.all([...cloudMapWrites, ...targetWrites]);
+
+  // The document reflects ECS, not Cloud Map or the target groups, so it is published even when one of
+  // those writes failed: clients then stop using a draining task as early as possible.
+  const document = plan.document;
+  if (document.kind === "publish") {
+    await attempt(writes, `ssm.put ${service.parameterName}`, async () => {
+      const published = await publishDocument(clients.ssm, service.parameterName, document);
+      writes.documentsPublished = 1;
+      writes.publishedRevision = document.document.revision;
+      writes.documentTier = published.tier;
+    });
+  } else if (document.kind === "too-large") {
+    writes.failures.push({ step: `ssm.put ${service.parameterName}`, error: document.error });
+  }
+  return writes;
+}
+
+function summariseTasks(service: ServiceConfig, tasks: readonly ObservedTask[], facts: Map<string, TaskDefinitionFacts>, logger: ReconcileLogger) {
+  const ready: PublishedTask[] = [];
+  const draining: PublishedTask[] = [];
+  let notReady = 0;
+  let unsupported = 0;
+  for (const task of tasks) {
+    const verdict = classifyTask(task, task.taskDefinitionArn === undefined ? undefined : facts.get(task.taskDefinitionArn));
+    const published = (address: string): PublishedTask => ({
+      taskId: task.taskId,
+      taskArn: task.taskArn,
+      address,
+      ...(task.availabilityZone === undefined ? {} : { zone: task.availabilityZone }),
+    });
+    switch (verdict.kind) {
+      case "ready":
+        ready.push(published(verdict.address));
+        break;
+      case "draining":
+        draining.push(published(verdict.address));
+        break;
+      case "unsupported":
+        unsupported++;
+        logger.warn("task skipped", { service: service.name, taskArn: task.taskArn, reason: verdict.reason });
+        break;
+      case "not-ready":
+        notReady++;
+        logger.debug("task not ready", { service: service.name, taskArn: task.taskArn, reason: verdict.reason });
+        break;
+    }
+  }
+  return { desired: { ready, draining } satisfies DesiredState, notReady, unsupported };
+}
+
+function errorSummary(error: unknown): NonNullable<ReconcileRecord["error"]> {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const reasons =
+    err instanceof ReconcileError
+      ? err.failures.map((f) => (f.error instanceof Error ? f.error.name : "Error"))
+      : [err.name];
+  return { name: err.name, message: err.message, reasons: [...new Set(reasons)] };
+}
+
+/**
+ * Reconciles one service: reads ECS (desired) and Cloud Map, target groups and the document (actual), plans the
+ * difference with the pure {@link planReconcile}, applies it, and logs exactly one reconcile record.
+ * Never throws for AWS failures: they come back in `error` (and the record's `outcome: "failed"`).
+ *
+ * @example
+ * ```ts
+ * const { record, error } = await reconcileService(service, [{ kind: "sweep", at: new Date().toISOString() }], {
+ *   clients: createAwsClients(), logger: new Logger(),
+ * });
+ * if (error) throw error; // let the queue retry
+ * ```
+ */
+export async function reconcileService(
+  service: ServiceConfig,
+  triggers: readonly ReconcileTrigger[],
+  deps: ReconcileDependencies,
+): Promise<ReconcileResult> {
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  const startedMs = performance.now();
+  let tasks: readonly ObservedTask[] = [];
+  let summary: ReturnType<typeof summariseTasks> | undefined;
+  let actual: ActualState | undefined;
+  let writes: AppliedWrites | undefined;
+  let plan: ReconcilePlan | undefined;
+  let error: Error | undefined;
+  try {
+    tasks = await readServiceTasks(deps.clients.ecs, service);
+    assertFreshRead(service, tasks, triggers);
+    const facts = await definitionFacts(tasks, deps);
+    summary = summariseTasks(service, tasks, facts, deps.logger);
+    actual = await readActual(service, deps);
+    plan = planReconcile(service, summary.desired, actual, now());
+    writes = await applyPlan(service, plan, deps);
+    if (writes.failures.length > 0) error = new ReconcileError(service.name, writes.failures);
+  } catch (caught) {
+    error = caught instanceof Error ? caught : new Error(String(caught));
+  }
+  const writesTotal = writes === undefined
+    ? 0
+    : writes.cloudMapRegistered + writes.cloudMapDeregistered + writes.targetsRegistered + writes.targetsDeregistered + writes.documentsPublished;
+  const documentPlan = plan?.document;
+  const heldRevision =
+    writes?.publishedRevision !== undefined && writes.publishedRevision !== "unchanged"
+      ? writes.publishedRevision
+      : actual?.parameter.kind === "valid"
+        ? actual.parameter.document.revision
+        : undefined;
+  const record: ReconcileRecord = {
+    service: service.name,
+    cluster: clusterNameOf(service.cluster),
+    ecsService: service.ecsService,
+    triggers: triggers.map((t) => t.kind),
+    triggerCount: triggers.length,
+    eventIds: triggers.flatMap((t) => (t.eventId === undefined ? [] : [t.eventId])).slice(0, 10),
+    startedAt: started.toISOString(),
+    durationMs: Math.round(performance.now() - startedMs),
+    tasks: {
+      seen: tasks.length,
+      ready: summary?.desired.ready.length ?? 0,
+      draining: summary?.desired.draining.length ?? 0,
+      notReady: summary?.notReady ?? 0,
+      unsupported: summary?.unsupported ?? 0,
+    },
+    writes: {
+      cloudMapRegistered: writes?.cloudMapRegistered ?? 0,
+      cloudMapDeregistered: writes?.cloudMapDeregistered ?? 0,
+      targetsRegistered: writes?.targetsRegistered ?? 0,
+      targetsDeregistered: writes?.targetsDeregistered ?? 0,
+      documentsPublished: writes?.documentsPublished ?? 0,
+    },
+    writesTotal,
+    publishedRevision: writes?.publishedRevision ?? "unchanged",
+    documentRevision: heldRevision,
+    documentBytes: documentPlan?.kind === "publish" ? documentPlan.bytes : documentPlan?.kind === "too-large" ? documentPlan.error.bytes : undefined,
+    documentTier: writes?.documentTier,
+    outcome: error !== undefined ? "failed" : writesTotal === 0 ? "converged" : "changed",
+    ...(error === undefined ? {} : { error: errorSummary(error) }),
+  };
+  if (error === undefined) deps.logger.info("reconcile", record);
+  else deps.logger.error("reconcile", record);
+  if (deps.metrics !== undefined) emitReconcileMetrics(deps.metrics, record);
+  return error === undefined ? { record } : { record, error };
+}
+
+/** Names of the CloudWatch metrics (EMF) emitted per reconcile, all with dimension `Service`. */
+export const reconcileMetricNames = {
+  succeeded: "ReconcileSucceeded",
+  failed: "ReconcileFailed",
+  durationMs: "ReconcileDurationMs",
+  /** Dimensions `Service` and `Target` (CloudMap, TargetGroup, Ssm). */
+  writes: "Writes",
+  readyEndpoints: "ReadyEndpoints",
+  drainingEndpoints: "DrainingEndpoints",
+  tasksSeen: "TasksSeen",
+} as const;
+
+/**
+ * Emits a reconcile's metrics as CloudWatch embedded metric format (one EMF blob per dimension set).
+ *
+ * @example
+ * ```ts
+ * emitReconcileMetrics(new Metrics({ namespace: "DiscoverySync" }), record);
+ * ```
+ */
+export function emitReconcileMetrics(metrics: Metrics, record: ReconcileRecord): void {
+  // A single-metric instance publishes its blob as soon as the metric is added, so each carries its own
+  // dimension set; a batch of several services thus never mixes their dimensions.
+  const emit = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, dimensions: Record<string, string> = {}) => {
+    const single = metrics.singleMetric();
+    single.addDimensions({ Service: record.service, ...dimensions });
+    single.addMetric(name, unit, value);
+  };
+  emit(record.outcome === "failed" ? reconcileMetricNames.failed : reconcileMetricNames.succeeded, MetricUnit.Count, 1);
+  emit(reconcileMetricNames.durationMs, MetricUnit.Milliseconds, record.durationMs);
+  emit(reconcileMetricNames.readyEndpoints, MetricUnit.Count, record.tasks.ready);
+  emit(reconcileMetricNames.drainingEndpoints, MetricUnit.Count, record.tasks.draining);
+  emit(reconcileMetricNames.tasksSeen, MetricUnit.Count, record.tasks.seen);
+  emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.cloudMapRegistered + record.writes.cloudMapDeregistered, { Target: "CloudMap" });
+  emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.targetsRegistered + record.writes.targetsDeregistered, { Target: "TargetGroup" });
+  emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.documentsPublished, { Target: "Ssm" });
+}
