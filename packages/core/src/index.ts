@@ -10,3 +10,7 @@ export { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
 export { CloudMapServiceCache, listCloudMapInstances } from "./aws/cloudmap.js";
 export { describeTargets } from "./aws/targets.js";
 export { readParameter } from "./aws/parameter.js";
+export * from "./handlers/runtime.js";
+export * from "./handlers/route.js";
+export * from "./handlers/sweep.js";
+export * from "./handlers/reconcile.js";

@@ -1,0 +1,87 @@
+import {
+  processPartialResponse,
+  SqsFifoPartialProcessorAsync,
+} from "@aws-lambda-powertools/batch";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { AwsClients } from "../aws/clients.js";
+import type { DiscoverySyncConfig } from "../config.js";
+import { parseReconcileMessage, type ReconcileTrigger } from "../messages.js";
+import { reconcileService, type ReconcileLogger, type ReconcileResult } from "../reconcile.js";
+
+/** Dependencies of {@link createReconcileHandler}. */
+export interface ReconcileHandlerDependencies {
+  readonly config: DiscoverySyncConfig;
+  readonly clients: AwsClients;
+  readonly logger: ReconcileLogger;
+  readonly metrics?: Metrics;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * The reconciler: takes an SQS FIFO batch, coalesces it by service (ten events of one service make one
+ * reconcile), reconciles each service once, concurrently, and reports failures with a partial batch response
+ * following the FIFO rule per message group: from a group's first failed message on, that message and every later
+ * one of the group are reported, while other groups (services) are unaffected.
+ *
+ * Messages that cannot be parsed, or name a service no longer configured, are logged and dropped: retrying them
+ * could never succeed and would block their group.
+ *
+ * @example
+ * ```ts
+ * export const handler = createReconcileHandler({ config, clients: createAwsClients(), logger, metrics });
+ * ```
+ */
+export function createReconcileHandler(
+  deps: ReconcileHandlerDependencies,
+): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
+  const services = new Map(deps.config.services.map((s) => [s.name, s]));
+  return async (event, context) => {
+    const triggersByService = new Map<string, ReconcileTrigger[]>();
+    const serviceOfRecord = new Map<string, string>();
+    for (const record of event.Records) {
+      const parsed = parseReconcileMessage(record.body);
+      if (!parsed.ok) {
+        deps.logger.error("message dropped", { messageId: record.messageId, reason: parsed.reason });
+        continue;
+      }
+      if (!services.has(parsed.value.service)) {
+        deps.logger.warn("message dropped", {
+          messageId: record.messageId,
+          reason: `service ${parsed.value.service} is not configured`,
+        });
+        continue;
+      }
+      serviceOfRecord.set(record.messageId, parsed.value.service);
+      triggersByService.set(parsed.value.service, [...(triggersByService.get(parsed.value.service) ?? []), parsed.value.trigger]);
+    }
+    const results = new Map<string, Promise<ReconcileResult>>();
+    for (const [name, triggers] of triggersByService) {
+      const service = services.get(name);
+      if (service === undefined) continue;
+      results.set(
+        name,
+        reconcileService(service, triggers, {
+          clients: deps.clients,
+          logger: deps.logger,
+          ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+          ...(deps.now === undefined ? {} : { now: deps.now }),
+        }),
+      );
+    }
+    const handleRecord = async (record: SQSRecord): Promise<void> => {
+      const name = serviceOfRecord.get(record.messageId);
+      if (name === undefined) return;
+      const result = await results.get(name);
+      if (result?.error !== undefined) throw result.error;
+    };
+    return processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
+      ...(context === undefined ? {} : { context }),
+      skipGroupOnError: true,
+      // A batch whose every message failed is still answered with the list, not an exception: the outcome for
+      // SQS is the same (all retried), and the reconcile records already say why.
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
