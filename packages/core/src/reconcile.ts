@@ -13,10 +13,10 @@ import { classifyTask, type ObservedTask, type TaskDefinitionFacts } from "./tas
 
 /** The structured logger the core writes to (Powertools' Logger fits). */
 export interface ReconcileLogger {
-  debug(message: string, ...extra: object[]): void;
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  debug(message: string, attributes: Record<string, unknown>): void;
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
 }
 
 /**
@@ -332,8 +332,8 @@ export async function reconcileService(
     outcome: error !== undefined ? "failed" : writesTotal === 0 ? "converged" : "changed",
     ...(error === undefined ? {} : { error: errorSummary(error) }),
   };
-  if (error === undefined) deps.logger.info("reconcile", record);
-  else deps.logger.error("reconcile", record);
+  if (error === undefined) deps.logger.info("reconcile", { ...record });
+  else deps.logger.error("reconcile", { ...record });
   if (deps.metrics !== undefined) emitReconcileMetrics(deps.metrics, record);
   return error === undefined ? { record } : { record, error };
 }
