@@ -1,3 +1,5 @@
 export { EmulatorError, EmulatorNotInstalledError } from "./errors.js";
 export { startEmulator, findFreePort, type StartEmulatorOptions, type RunningEmulator } from "./launcher.js";
 export { accountPlugin, randomAccountId, motoAccountHeader, emulatorCredentials } from "./account.js";
+export * from "./world.js";
+export * from "./lambda-runtime.js";
