@@ -1,0 +1,108 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseConfig, parseReconcileMessage, routeTaskEvent, sweepMessages } from "@discovery-sync/core";
+
+const awsExample = JSON.parse(
+  readFileSync(new URL("../../../shared/events/ecs-task-state-change.aws-doc-example.json", import.meta.url), "utf8"),
+) as { id: string; detail: Record<string, unknown> } & Record<string, unknown>;
+
+const config = parseConfig({
+  services: [
+    { name: "sample", cluster: "FargateCluster", ecsService: "sample-fargate", port: 8080, parameterName: "/discovery/sample/endpoints" },
+    {
+      name: "other",
+      cluster: "arn:aws:ecs:us-west-2:111122223333:cluster/Other",
+      ecsService: "other",
+      port: 50051,
+      parameterName: "/discovery/other/endpoints",
+    },
+  ],
+});
+const now = new Date("2026-11-25T00:00:00.000Z");
+const asServiceTask = (patch: Record<string, unknown> = {}) => ({
+  ...awsExample,
+  detail: { ...awsExample.detail, group: "service:sample-fargate", ...patch },
+});
+
+describe("routeTaskEvent", () => {
+  it("routes the AWS documentation example (as a service task) to its service, keyed for FIFO", () => {
+    const decision = routeTaskEvent(config, asServiceTask(), now);
+    expect(decision.kind).toBe("enqueue");
+    if (decision.kind !== "enqueue") return;
+    expect(decision.message).toMatchObject({ service: "sample", groupId: "sample", deduplicationId: awsExample.id });
+    const body = parseReconcileMessage(decision.message.body);
+    expect(body).toEqual({
+      ok: true,
+      value: {
+        schemaVersion: 1,
+        service: "sample",
+        trigger: {
+          kind: "event",
+          eventId: awsExample.id,
+          taskArn: awsExample.detail.taskArn,
+          taskVersion: 4,
+          lastStatus: "RUNNING",
+          desiredStatus: "RUNNING",
+          at: "2026-11-25T00:00:00.000Z",
+        },
+      },
+    });
+  });
+
+  it("matches a cluster configured by ARN, and only that ARN", () => {
+    const otherArn = "arn:aws:ecs:us-west-2:111122223333:cluster/Other";
+    expect(routeTaskEvent(config, asServiceTask({ clusterArn: otherArn, group: "service:other" }), now).kind).toBe("enqueue");
+    const sameNameOtherAccount = "arn:aws:ecs:us-west-2:999999999999:cluster/Other";
+    expect(routeTaskEvent(config, asServiceTask({ clusterArn: sameNameOtherAccount, group: "service:other" }), now).kind).toBe("ignore");
+  });
+
+  it("ignores tasks of no configured service: RunTask families, other services, other clusters", () => {
+    expect(routeTaskEvent(config, awsExample, now)).toMatchObject({ kind: "ignore", reason: expect.stringContaining("family:sample-fargate") });
+    expect(routeTaskEvent(config, asServiceTask({ group: "service:else" }), now).kind).toBe("ignore");
+    expect(routeTaskEvent(config, asServiceTask({ clusterArn: "arn:aws:ecs:us-west-2:111122223333:cluster/Else" }), now).kind).toBe("ignore");
+  });
+
+  it("accepts unknown fields ECS may add", () => {
+    expect(routeTaskEvent(config, { ...asServiceTask({ brandNew: { x: 1 } }), extra: true }, now).kind).toBe("enqueue");
+  });
+
+  it.each<[string, unknown, string]>([
+    ["not an object", "hello", "event"],
+    ["another detail-type", { ...asServiceTask(), "detail-type": "ECS Container Instance State Change" }, "detail-type"],
+    ["another source", { ...asServiceTask(), source: "aws.ec2" }, "source"],
+    ["no detail", { ...asServiceTask(), detail: undefined }, "detail"],
+    ["bad cluster ARN", asServiceTask({ clusterArn: "FargateCluster" }), "detail.clusterArn"],
+    ["version as text", asServiceTask({ version: "4" }), "detail.version"],
+    ["no id", { ...asServiceTask(), id: undefined }, "id"],
+  ])("rejects a malformed event (%s), naming the field", (_, event, path) => {
+    const decision = routeTaskEvent(config, event, now);
+    expect(decision.kind).toBe("reject");
+    expect(decision.kind === "reject" && decision.reason.startsWith(path)).toBe(true);
+  });
+
+  it("hashes an event id SQS could not take as deduplication id", () => {
+    const decision = routeTaskEvent(config, { ...asServiceTask(), id: "x".repeat(200) }, now);
+    expect(decision.kind === "enqueue" && decision.message.deduplicationId).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("sweepMessages", () => {
+  it("makes one message per service, grouped by service, deduplicated per invocation", () => {
+    const messages = sweepMessages(config, "schedule-1", now);
+    expect(messages.map((m) => [m.groupId, m.deduplicationId])).toEqual([
+      ["sample", "sweep-sample-schedule-1"],
+      ["other", "sweep-other-schedule-1"],
+    ]);
+    expect(parseReconcileMessage(messages[0]!.body)).toMatchObject({ ok: true, value: { service: "sample", trigger: { kind: "sweep" } } });
+  });
+});
+
+describe("parseReconcileMessage", () => {
+  it("says why a body is refused", () => {
+    expect(parseReconcileMessage("nope")).toMatchObject({ ok: false, reason: expect.stringContaining("not JSON") });
+    expect(parseReconcileMessage(JSON.stringify({ schemaVersion: 1, service: "", trigger: { kind: "event", at: "x" } }))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("service"),
+    });
+  });
+});
