@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { DiscoveryClientError } from "./errors.js";
 
 /**
  * The endpoint document: what discovery-sync publishes to SSM Parameter Store for one service
@@ -6,7 +7,8 @@ import { isIP } from "node:net";
  * Its JSON Schema is `schemas/endpoint-document.v1.json` in this package.
  *
  * This module is the one definition shared by the writer (the reconcile pipeline) and the reader.
- * It has no dependencies beyond Node's standard library so that the client package stays light.
+ * It has no dependencies beyond Node's standard library (and this package's error base class) so that the
+ * client package stays light.
  */
 
 /** The schema version this code writes and understands. */
@@ -62,7 +64,7 @@ export interface EndpointDocument {
  * try { parseEndpointDocument("{}"); } catch (e) { if (e instanceof EndpointDocumentError) console.log(e.path); }
  * ```
  */
-export class EndpointDocumentError extends Error {
+export class EndpointDocumentError extends DiscoveryClientError {
   public override readonly name = "EndpointDocumentError";
   public constructor(
     /** JSON path of the field that is wrong, for example `endpoints[2].port`. */

@@ -1,0 +1,223 @@
+/**
+ * A `@grpc/grpc-js` name resolver backed by endpoint readers. A subpath export (`@discovery-sync/client/grpc`)
+ * because it needs the optional peer dependency `@grpc/grpc-js` (pinned to 1.14: the resolver API changed shape in
+ * 1.14.0, to one listener function).
+ *
+ * Why a resolver: gRPC multiplexes every call on one HTTP/2 connection, so an NLB alone does not spread calls over
+ * tasks, and grpc-js' DNS resolver re-resolves only when connections fail (it keeps calling dead tasks until then).
+ * This resolver pushes every new list to the channel as soon as the reader sees it, and asks for `round_robin`.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { createEndpointReader, type EndpointReader, type EndpointReaderOptions } from "./reader.js";
+import type { Endpoint } from "./document.js";
+import { InvalidOptionError } from "./errors.js";
+import { assertKnownKeys, assertRecord, nonEmptyString } from "./validate.js";
+
+type ResolverListener = grpc.experimental.ResolverListener;
+type GrpcUri = grpc.experimental.GrpcUri;
+type ServiceConfig = grpc.ServiceConfig;
+
+/**
+ * Options of {@link registerEndpointResolver}.
+ *
+ * @example
+ * ```ts
+ * const options: EndpointResolverOptions = {
+ *   scheme: "discovery",
+ *   parameterNameTemplate: "/discovery/{service}/endpoints",
+ *   readerOptions: { refreshIntervalMs: 15_000 },
+ * };
+ * ```
+ */
+export interface EndpointResolverOptions {
+  /** URI scheme to register. @default "discovery" */
+  readonly scheme?: string;
+  /**
+   * How `discovery:///<service>` maps to a parameter name; `{service}` is replaced. Targets whose path starts with
+   * `/` (`discovery:////discovery/x/endpoints`) name the parameter directly. @default "/discovery/{service}/endpoints"
+   */
+  readonly parameterNameTemplate?: string;
+  /** Options for the readers created per parameter (all but `parameterName`). */
+  readonly readerOptions?: Omit<EndpointReaderOptions, "parameterName">;
+  /** Builds the reader for a parameter instead (shared by every channel of that parameter). */
+  readonly createReader?: (parameterName: string) => EndpointReader;
+  /** Load-balancing policy sent as the service config. @default "round_robin" */
+  readonly loadBalancingPolicy?: "round_robin" | "pick_first";
+}
+
+/**
+ * What {@link registerEndpointResolver} returns.
+ *
+ * @example
+ * ```ts
+ * const registration = registerEndpointResolver();
+ * const client = new MyServiceClient(registration.target("workflow-agent"), grpc.credentials.createInsecure());
+ * ```
+ */
+export interface EndpointResolverRegistration {
+  /** The scheme registered. */
+  readonly scheme: string;
+  /** The channel target for a service name, for example `discovery:///workflow-agent`. */
+  target(service: string): string;
+  /** The reader behind a parameter while any channel uses it (for status and metrics). */
+  readerFor(parameterName: string): EndpointReader | undefined;
+}
+
+/**
+ * Registers a gRPC resolver scheme (default `discovery`) with `grpc.experimental.registerResolver`. Channels to
+ * `discovery:///workflow-agent` then connect to the ready endpoints of `/discovery/workflow-agent/endpoints`,
+ * balanced with `round_robin`, and follow every change of the list. Channels of one parameter share one reader
+ * (one refresh loop), which is closed when its last channel closes. Registering the same scheme again replaces
+ * the previous registration for new channels.
+ *
+ * @example
+ * ```ts
+ * import * as grpc from "@grpc/grpc-js";
+ * import { registerEndpointResolver } from "@discovery-sync/client/grpc";
+ *
+ * registerEndpointResolver();
+ * const client = new WorkflowAgentClient("discovery:///workflow-agent", grpc.credentials.createInsecure());
+ * ```
+ */
+export function registerEndpointResolver(options: EndpointResolverOptions = {}): EndpointResolverRegistration {
+  assertRecord("options", options as unknown);
+  assertKnownKeys("", options as Record<string, unknown>, [
+    "scheme",
+    "parameterNameTemplate",
+    "readerOptions",
+    "createReader",
+    "loadBalancingPolicy",
+  ]);
+  const scheme = options.scheme === undefined ? "discovery" : nonEmptyString("scheme", options.scheme);
+  if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new InvalidOptionError("scheme", scheme, "expected a URI scheme");
+  const template = options.parameterNameTemplate ?? "/discovery/{service}/endpoints";
+  if (typeof template !== "string" || !template.includes("{service}")) {
+    throw new InvalidOptionError("parameterNameTemplate", template, "expected a string containing {service}");
+  }
+  const policy = options.loadBalancingPolicy ?? "round_robin";
+  if (policy !== "round_robin" && policy !== "pick_first") {
+    throw new InvalidOptionError("loadBalancingPolicy", policy, 'expected "round_robin" or "pick_first"');
+  }
+  const readerOptions = options.readerOptions ?? {};
+  assertRecord("readerOptions", readerOptions as unknown);
+  const build =
+    options.createReader ?? ((parameterName: string) => createEndpointReader({ ...readerOptions, parameterName }));
+  if (typeof build !== "function") throw new InvalidOptionError("createReader", build, "expected a function");
+  // Validate reader options now, not on the first channel: a bad option should fail at start-up.
+  if (options.createReader === undefined) build(template.replace("{service}", "validation")).close();
+
+  const serviceConfig: ServiceConfig = { loadBalancingConfig: [{ [policy]: {} }], methodConfig: [] };
+  const shared = new Map<string, { reader: EndpointReader; users: number }>();
+
+  const parameterFor = (target: GrpcUri): string => {
+    const path = target.path;
+    if (path.startsWith("/")) return path;
+    if (path.length === 0 || path.includes("/")) {
+      throw new InvalidOptionError("target", grpc.experimental.uriToString(target), `expected ${scheme}:///<service>`);
+    }
+    return template.replaceAll("{service}", path);
+  };
+  const acquire = (parameterName: string): EndpointReader => {
+    let entry = shared.get(parameterName);
+    if (entry === undefined) {
+      entry = { reader: build(parameterName), users: 0 };
+      shared.set(parameterName, entry);
+    }
+    entry.users += 1;
+    return entry.reader;
+  };
+  const release = (parameterName: string): void => {
+    const entry = shared.get(parameterName);
+    if (entry === undefined) return;
+    entry.users -= 1;
+    if (entry.users <= 0) {
+      shared.delete(parameterName);
+      entry.reader.close();
+    }
+  };
+
+  class EndpointResolver implements grpc.experimental.Resolver {
+    readonly #parameterName: string;
+    readonly #listener: ResolverListener;
+    #reader: EndpointReader | undefined;
+    #unsubscribe: (() => void) | undefined;
+    #resolving = false;
+    /** Bumped by destroy(): answers of an earlier generation are dropped, as the Resolver contract requires. */
+    #generation = 0;
+
+    public constructor(target: GrpcUri, listener: ResolverListener) {
+      this.#parameterName = parameterFor(target);
+      this.#listener = listener;
+      // No listener call here: grpc-js forbids calling it synchronously from the constructor.
+    }
+
+    public static getDefaultAuthority(target: GrpcUri): string {
+      const path = target.path.replace(/\/+$/, "");
+      const segments = path.split("/").filter((s) => s.length > 0);
+      if (segments.length === 0) throw new InvalidOptionError("target", target.path, `expected ${scheme}:///<service>`);
+      const last = segments.at(-1)!;
+      return last === "endpoints" && segments.length > 1 ? segments.at(-2)! : last;
+    }
+
+    public updateResolution(): void {
+      if (this.#reader === undefined) {
+        const reader = acquire(this.#parameterName);
+        this.#reader = reader;
+        const generation = this.#generation;
+        // Called from the reader's refresh (never synchronously from here): push each newer list at once.
+        this.#unsubscribe = reader.subscribe((document) => {
+          if (generation === this.#generation) this.#push(document.endpoints, `revision ${document.revision}`);
+        });
+      }
+      if (this.#resolving) return;
+      this.#resolving = true;
+      const generation = this.#generation;
+      // endpoints() answers from memory once loaded; a promise, so the listener is never called synchronously.
+      this.#reader.endpoints().then(
+        (endpoints) => {
+          this.#resolving = false;
+          if (generation === this.#generation) this.#push(endpoints, "");
+        },
+        (error: unknown) => {
+          this.#resolving = false;
+          if (generation !== this.#generation) return;
+          const message = error instanceof Error ? error.message : String(error);
+          this.#listener(
+            grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details: message }),
+            {},
+            null,
+            message,
+          );
+        },
+      );
+    }
+
+    public destroy(): void {
+      this.#generation += 1;
+      this.#resolving = false;
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+      if (this.#reader !== undefined) release(this.#parameterName);
+      this.#reader = undefined;
+    }
+
+    #push(endpoints: readonly Endpoint[], note: string): void {
+      const list = endpoints.map((endpoint) => ({ addresses: [{ host: endpoint.address, port: endpoint.port }] }));
+      this.#listener(
+        grpc.experimental.statusOrFromValue(list),
+        {},
+        grpc.experimental.statusOrFromValue(serviceConfig),
+        list.length === 0 ? `${this.#parameterName} lists no ready endpoints` : note,
+      );
+    }
+  }
+
+  grpc.experimental.registerResolver(scheme, EndpointResolver);
+  return {
+    scheme,
+    target: (service: string) => `${scheme}:///${nonEmptyString("service", service)}`,
+    readerFor: (parameterName: string) => shared.get(parameterName)?.reader,
+  };
+}
