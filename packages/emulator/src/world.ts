@@ -1194,3 +1194,54 @@ export async function putTaskEvents(
     }
   }
 }
+
+/** Options of {@link emitTaskStateChanges}. */
+export interface EmitTaskStateChangesOptions {
+  /** When the changes happened. @default now */
+  readonly time?: Date;
+  /** Detail fields set last on every event (see {@link TaskStateChangeEventOptions.overrides}). */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Records a state change of tasks the way ECS does, and emits the matching events: for each task, bumps its
+ * `version` in the overlay (from 1), merges `patch` into its overlay patch, reads it back with DescribeTasks (so
+ * event and read agree, as on AWS: "DescribeTasks returns the same version"), builds its "ECS Task State Change"
+ * event and puts all of them on the default bus, where the world's rule delivers them to the router inbox.
+ * The overlay's plugin must be on `clients.ecs`.
+ *
+ * @example
+ * ```ts
+ * const tasks = await runServiceTasks(clients, world, 3);
+ * await emitTaskStateChanges(clients, world, overlay, tasks.map((t) => t.taskArn!), { healthStatus: "HEALTHY" });
+ * await drainInbox(clients.sqs, world.inboxQueueUrl!, route);
+ * ```
+ * @returns the events put on the bus (their envelope ids are not the ones EventBridge delivers, see {@link putTaskEvents}).
+ */
+export async function emitTaskStateChanges(
+  clients: Pick<WorldClients, "ecs" | "eventBridge">,
+  world: World,
+  overlay: TaskOverlay,
+  taskArns: readonly string[],
+  patch: TaskPatch = {},
+  options: EmitTaskStateChangesOptions = {},
+): Promise<TaskStateChangeEvent[]> {
+  const versions = new Map<string, number>();
+  for (const taskArn of taskArns) {
+    const version = (overlay.get(taskArn)?.version ?? 0) + 1;
+    versions.set(taskArn, version);
+    overlay.set(taskArn, { ...patch, version });
+  }
+  const tasks = await describeTasks(clients, world, taskArns);
+  const events = tasks.map((task) =>
+    taskStateChangeEvent(task, {
+      account: world.accountId,
+      region: world.region,
+      version: versions.get(task.taskArn ?? "") ?? 1,
+      ...(options.time === undefined ? {} : { time: options.time }),
+      ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
+    }),
+  );
+  await putTaskEvents(clients, events);
+  return events;
+}

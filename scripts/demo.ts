@@ -1,0 +1,366 @@
+/**
+ * `npm start`: the discovery-sync pipeline end to end on the local AWS emulator.
+ *
+ * Starts moto's server, provisions a world like the reference architecture (VPC, ECS service `workflow-agent` on
+ * port 50051, Cloud Map `workflow.local`, an internal NLB with an ip target group, the EventBridge rule and the SQS
+ * FIFO queue), then drives a short workload while running the real handlers the way Lambda would:
+ *
+ *   ECS task change -> (this script emits the event, moto emits none) -> EventBridge rule -> router inbox
+ *   -> route handler -> SQS FIFO (MessageGroupId = service) -> reconcile handler -> Cloud Map, NLB, SSM
+ *
+ * The route and sweep handlers are the modules in `functions/`, imported after the environment points the SDK at
+ * the emulator. The reconcile handler is built with the same factory `functions/reconcile.ts` uses, given an ECS
+ * client that carries the task overlay: moto has no task health, zone, version or draining state, and the overlay
+ * supplies them the way AWS reports them.
+ */
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { ListInstancesCommand, RegisterInstanceCommand, DeregisterInstanceCommand } from "@aws-sdk/client-servicediscovery";
+import { DescribeTargetHealthCommand, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { GetParameterCommand, ParameterNotFound } from "@aws-sdk/client-ssm";
+import {
+  createTaskOverlay,
+  createWorldClients,
+  drainFifo,
+  drainInbox,
+  emitTaskStateChanges,
+  emulatorCredentials,
+  EmulatorNotInstalledError,
+  provisionWorld,
+  runServiceTasks,
+  startEmulator,
+  stopServiceTask,
+  taskIdOf,
+  taskIp,
+  type RunningEmulator,
+  type TaskPatch,
+  type World,
+  type WorldClients,
+} from "@discovery-sync/emulator";
+
+const region = "us-east-1";
+const startedAt = Date.now();
+let emulator: RunningEmulator | undefined;
+
+// --- output -----------------------------------------------------------------------------------------------------
+const bold = (text: string): string => (process.stdout.isTTY ? `\u001b[1m${text}\u001b[0m` : text);
+const dim = (text: string): string => (process.stdout.isTTY ? `\u001b[2m${text}\u001b[0m` : text);
+const say = (line = ""): void => {
+  process.stdout.write(`${line}\n`);
+};
+const elapsed = (): string => `${((Date.now() - startedAt) / 1000).toFixed(1)}s`;
+
+/** Short, stable names for tasks (t1, t2, ...) so the output can be followed. */
+const labels = new Map<string, string>();
+const label = (taskArnOrId: string): string => {
+  const id = taskIdOf(taskArnOrId);
+  let name = labels.get(id);
+  if (name === undefined) {
+    name = `t${labels.size + 1}`;
+    labels.set(id, name);
+  }
+  return name;
+};
+const labelOfIp = new Map<string, string>();
+
+// --- stopping cleanly --------------------------------------------------------------------------------------------
+async function stopEmulator(): Promise<void> {
+  const running = emulator;
+  emulator = undefined;
+  await running?.stop();
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    say(`\n${signal}: stopping the emulator`);
+    void stopEmulator().finally(() => process.exit(130));
+  });
+}
+// The SDK warns once that its 2027 releases need Node 22; that is not news for a demo.
+process.removeAllListeners("warning");
+process.on("warning", (warning) => {
+  if (!warning.message.startsWith("NodeVersionSupportWarning")) process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
+// --- the reconcile records, printed in one line each ---------------------------------------------------------------
+interface RecordLike {
+  service?: string;
+  outcome?: string;
+  triggers?: string[];
+  tasks?: { seen: number; ready: number; draining: number; notReady: number };
+  writes?: { cloudMapRegistered: number; cloudMapDeregistered: number; targetsRegistered: number; targetsDeregistered: number };
+  publishedRevision?: number | "unchanged";
+  documentRevision?: number;
+  durationMs?: number;
+  error?: { message: string };
+}
+
+function printRecord(record: RecordLike): void {
+  const t = record.tasks;
+  const w = record.writes;
+  const revision = record.publishedRevision === "unchanged" ? `r${String(record.documentRevision ?? "-")} unchanged` : `published r${String(record.publishedRevision)}`;
+  const triggers = record.triggers === undefined ? "" : `${record.triggers.length} trigger(s)`;
+  say(
+    dim(
+      `   reconcile ${record.service ?? "?"}: ${record.outcome ?? "?"} (${triggers}, ${String(record.durationMs ?? "?")} ms) ` +
+        (t === undefined ? "" : `tasks ${t.seen} seen, ${t.ready} ready, ${t.draining} draining, ${t.notReady} not ready; `) +
+        (w === undefined
+          ? ""
+          : `Cloud Map +${w.cloudMapRegistered}/-${w.cloudMapDeregistered}, targets +${w.targetsRegistered}/-${w.targetsDeregistered}; `) +
+        `document ${revision}` +
+        (record.error === undefined ? "" : `; ERROR ${record.error.message}`),
+    ),
+  );
+}
+
+const demoLogger = {
+  debug(): void {},
+  info(message: string, attributes: Record<string, unknown>): void {
+    if (message === "reconcile") printRecord(attributes as RecordLike);
+  },
+  warn(message: string, attributes: Record<string, unknown>): void {
+    say(dim(`   warn: ${message} ${JSON.stringify(attributes)}`));
+  },
+  error(message: string, attributes: Record<string, unknown>): void {
+    if (message === "reconcile") printRecord(attributes as RecordLike);
+    else say(`   error: ${message} ${JSON.stringify(attributes)}`);
+  },
+};
+
+// --- reading back what the emulator holds --------------------------------------------------------------------------
+interface EndpointLike {
+  address: string;
+  port: number;
+  zone?: string;
+  taskId?: string;
+}
+interface DocumentLike {
+  revision: number;
+  generatedAt: string;
+  endpoints: EndpointLike[];
+  draining: EndpointLike[];
+}
+
+async function readDocument(clients: WorldClients, world: World): Promise<{ version: number; document: DocumentLike } | undefined> {
+  try {
+    const out = await clients.ssm.send(new GetParameterCommand({ Name: world.serviceConfig.parameterName }));
+    return { version: out.Parameter?.Version ?? 0, document: JSON.parse(out.Parameter?.Value ?? "{}") as DocumentLike };
+  } catch (error) {
+    if (error instanceof ParameterNotFound) return undefined;
+    throw error;
+  }
+}
+
+async function showState(clients: WorldClients, world: World): Promise<void> {
+  const instances: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await clients.serviceDiscovery.send(new ListInstancesCommand({ ServiceId: world.cloudMapServiceId, NextToken: nextToken }));
+    for (const instance of page.Instances ?? []) {
+      const ip = instance.Attributes?.AWS_INSTANCE_IPV4 ?? "?";
+      const name = labels.get(instance.Id ?? "") ?? instance.Id ?? "?";
+      instances.push(`${name} ${ip}`);
+    }
+    nextToken = page.NextToken;
+  } while (nextToken !== undefined);
+
+  const targets: string[] = [];
+  for (const targetGroupArn of world.targetGroupArns) {
+    const health = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+    for (const target of health.TargetHealthDescriptions ?? []) {
+      const ip = target.Target?.Id ?? "?";
+      targets.push(`${labelOfIp.get(ip) ?? "??"} ${ip}:${String(target.Target?.Port)} ${target.TargetHealth?.State ?? ""}`.trim());
+    }
+  }
+  const read = await readDocument(clients, world);
+  const list = (items: string[]): string => (items.length === 0 ? "(none)" : items.sort().join(", "));
+  const endpoint = (e: EndpointLike): string => `${label(e.taskId ?? "?")} ${e.address}:${e.port}${e.zone === undefined ? "" : ` ${e.zone}`}`;
+  say(`   Cloud Map instances : ${list(instances)}`);
+  say(`   NLB targets         : ${list(targets)}`);
+  if (read === undefined) {
+    say("   endpoint document   : (not published yet)");
+  } else {
+    const { document, version } = read;
+    say(`   endpoint document   : revision ${document.revision} (SSM version ${version})`);
+    say(`     endpoints         : ${list(document.endpoints.map(endpoint))}`);
+    say(`     draining          : ${list(document.draining.map(endpoint))}`);
+  }
+}
+
+// --- main ----------------------------------------------------------------------------------------------------------
+async function main(): Promise<void> {
+  say(bold("discovery-sync demo: ECS task events -> router -> SQS FIFO -> reconcile -> Cloud Map, NLB, SSM"));
+  try {
+    emulator = await startEmulator({ logFile: ".emulator-logs/moto-demo.log" });
+  } catch (error) {
+    if (error instanceof EmulatorNotInstalledError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+  say(dim(`emulator (moto) at ${emulator.endpoint}, log in .emulator-logs/moto-demo.log  [${elapsed()}]`));
+
+  // The handlers build their SDK clients from the standard environment, as in Lambda: point it at the emulator
+  // before they are imported. moto's default account (123456789012) is used: no account header needed.
+  process.env.AWS_ENDPOINT_URL = emulator.endpoint;
+  process.env.AWS_REGION = region;
+  process.env.AWS_DEFAULT_REGION = region;
+  process.env.AWS_ACCESS_KEY_ID = emulatorCredentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = emulatorCredentials.secretAccessKey;
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+
+  const clients = createWorldClients({ endpoint: emulator.endpoint, region, credentials: emulatorCredentials, disableHostPrefix: true });
+  const world = await provisionWorld(clients);
+  say();
+  say(bold("Provisioned (like the reference architecture):"));
+  say(`   VPC ${world.vpcId} ${world.vpcCidr}, subnets ${world.subnets.map((s) => `${s.subnetId} (${s.availabilityZone})`).join(", ")}`);
+  say(`   ECS cluster ${world.clusterName}, service ${world.ecsServiceName} (Fargate, awsvpc, port ${world.port})`);
+  say(`   Cloud Map ${world.service}.${world.namespaceName ?? "?"} (${world.cloudMapServiceId ?? "?"}, A records, TTL 10, MULTIVALUE)`);
+  say(`   internal NLB, TCP target group type ip: ${world.targetGroupArns.join(", ")}`);
+  say(`   EventBridge rule ${world.ruleName ?? "?"} -> router inbox; SQS FIFO ${world.reconcileQueueUrl ?? "?"}`);
+  say(`   endpoint document: SSM ${world.serviceConfig.parameterName}  [${elapsed()}]`);
+
+  process.env.DISCOVERY_SYNC_CONFIG = JSON.stringify({ services: [world.serviceConfig] });
+  process.env.DISCOVERY_SYNC_QUEUE_URL = world.reconcileQueueUrl;
+
+  const core = await import("@discovery-sync/core");
+  const { handler: route } = await import("../functions/route.js");
+  const { handler: sweep } = await import("../functions/sweep.js");
+
+  // The reconcile handler, built as functions/reconcile.ts builds it, but with the overlay on its ECS client.
+  const overlay = createTaskOverlay({ zonesBySubnet: world.zonesBySubnet });
+  const reconcileClients = core.createAwsClients();
+  reconcileClients.ecs.middlewareStack.use(overlay.plugin);
+  clients.ecs.middlewareStack.use(overlay.plugin);
+  const reconcile: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> = core.createReconcileHandler({
+    config: core.loadConfigFromEnv(process.env),
+    clients: reconcileClients,
+    logger: demoLogger,
+  });
+
+  const queueUrl = world.reconcileQueueUrl ?? "";
+  const inboxUrl = world.inboxQueueUrl ?? "";
+
+  /** Runs what Lambda would run after events reached the bus, then shows the state. */
+  const converge = async (what: string): Promise<void> => {
+    const routed = await drainInbox(clients.sqs, inboxUrl, route);
+    say(dim(`   ${what}: ${routed === 0 ? "no event" : `${routed} event(s) via EventBridge -> route handler`} -> SQS FIFO -> reconcile handler`));
+    const summary = await drainFifo(clients.sqs, queueUrl, reconcile);
+    if (summary.failures > 0 || !summary.drained) {
+      say(`   ${summary.failures} message(s) failed and were retried; queue ${summary.drained ? "drained" : "NOT drained"}`);
+    }
+    for (const error of summary.errors) say(`   reconcile handler threw: ${(error as Error).message}`);
+    await showState(clients, world);
+  };
+
+  /** Tasks change state: tell the overlay (what DescribeTasks shows) and emit the events ECS would emit. */
+  const change = async (taskArns: string[], patch: TaskPatch): Promise<void> => {
+    await emitTaskStateChanges(clients, world, overlay, taskArns, patch);
+  };
+
+  const started = async (count: number): Promise<string[]> => {
+    const tasks = await runServiceTasks(clients, world, count);
+    return tasks.map((task) => {
+      const arn = task.taskArn ?? "";
+      const name = label(arn);
+      const ip = taskIp(task) ?? "?";
+      labelOfIp.set(ip, name);
+      return arn;
+    });
+  };
+  const names = (arns: string[]): string => arns.map(label).join(", ");
+  let stepNumber = 0;
+  const heading = (text: string): void => {
+    stepNumber += 1;
+    say();
+    say(bold(`${stepNumber}. ${text}`) + dim(`  [${elapsed()}]`));
+  };
+
+  // 1. Scale 0 -> 3. Fargate reports RUNNING before the container health check passes: not ready yet.
+  heading("Scale 0 -> 3: ECS starts three tasks; their health checks have not passed yet");
+  const first = await started(3);
+  say(`   started ${names(first)}`);
+  await change(first, { lastStatus: "RUNNING", healthStatus: "UNKNOWN" });
+  await converge("RUNNING, health UNKNOWN");
+
+  heading("Health checks pass: the three tasks become ready");
+  await change(first, { healthStatus: "HEALTHY" });
+  await converge("health HEALTHY");
+
+  // 2. Rolling replacement: new tasks come up, old ones drain (desiredStatus STOPPED while still RUNNING), then stop.
+  heading("Rolling deployment: three new tasks start and pass their health checks");
+  const second = await started(3);
+  say(`   started ${names(second)}`);
+  await change(second, { lastStatus: "RUNNING", healthStatus: "HEALTHY" });
+  await converge("new tasks HEALTHY");
+
+  heading(`Rolling deployment: ECS tells the old tasks to stop; they drain while still RUNNING (${names(first)})`);
+  await change(first, { desiredStatus: "STOPPED", lastStatus: "RUNNING" });
+  await converge("old tasks desiredStatus STOPPED");
+
+  heading("Rolling deployment: the old tasks stop");
+  for (const arn of first) await stopServiceTask(clients, world, arn, "Scaling activity initiated by (deployment ecs-svc/rolling)");
+  await change(first, { lastStatus: "STOPPED", desiredStatus: "STOPPED", healthStatus: "UNKNOWN", stopCode: "ServiceSchedulerInitiated" });
+  await converge("old tasks STOPPED");
+
+  // 3. A task crashes; the service scheduler replaces it.
+  const crashed = second[0] ?? "";
+  heading(`Crash: ${label(crashed)}'s essential container exits`);
+  await stopServiceTask(clients, world, crashed, "Essential container in task exited");
+  await change([crashed], { lastStatus: "STOPPED", desiredStatus: "STOPPED", stopCode: "EssentialContainerExited", healthStatus: "UNHEALTHY" });
+  await converge("task STOPPED (EssentialContainerExited)");
+
+  heading("ECS starts a replacement task");
+  const replacement = await started(1);
+  say(`   started ${names(replacement)}`);
+  await change(replacement, { lastStatus: "RUNNING", healthStatus: "HEALTHY" });
+  await converge("replacement HEALTHY");
+
+  // 4. Drift: someone edits Cloud Map and the target group by hand. No ECS event reports that: the sweep repairs it.
+  heading("Drift by hand: a bogus Cloud Map instance, a bogus NLB target, and a real instance deregistered");
+  const bogusIp = "10.0.99.99";
+  labelOfIp.set(bogusIp, "bogus");
+  await clients.serviceDiscovery.send(
+    new RegisterInstanceCommand({
+      ServiceId: world.cloudMapServiceId,
+      InstanceId: "bogus-by-hand",
+      Attributes: { AWS_INSTANCE_IPV4: bogusIp, AWS_INSTANCE_PORT: String(world.port) },
+    }),
+  );
+  labels.set("bogus-by-hand", "bogus");
+  await clients.elbv2.send(
+    new RegisterTargetsCommand({ TargetGroupArn: world.targetGroupArns[0], Targets: [{ Id: bogusIp, Port: world.port }] }),
+  );
+  const victim = second[1] ?? "";
+  await clients.serviceDiscovery.send(new DeregisterInstanceCommand({ ServiceId: world.cloudMapServiceId, InstanceId: taskIdOf(victim) }));
+  say(`   registered "bogus" ${bogusIp} in Cloud Map and the target group; deregistered ${label(victim)} from Cloud Map`);
+  await showState(clients, world);
+
+  heading("The scheduled sweep runs (one reconcile per configured service, through the same FIFO queue)");
+  await sweep({ id: `demo-sweep-${Date.now()}`, source: "aws.scheduler" }, undefined);
+  await converge("sweep");
+
+  heading("The next sweep finds nothing to do (no write, document revision unchanged)");
+  await sweep({ id: `demo-sweep-${Date.now()}`, source: "aws.scheduler" }, undefined);
+  await converge("sweep");
+
+  const final = await readDocument(clients, world);
+  say();
+  say(bold(`The published endpoint document (SSM ${world.serviceConfig.parameterName}, version ${final?.version ?? "-"}):`));
+  say(JSON.stringify(final?.document ?? null, null, 2));
+  say();
+  say(bold(`Done in ${elapsed()}.`));
+}
+
+try {
+  await main();
+} catch (error) {
+  const cause = error instanceof Error && error.cause instanceof Error ? `\n  caused by ${error.cause.name}: ${error.cause.message}` : "";
+  process.stderr.write(`\ndemo failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${cause}\n`);
+  if (process.env.DEBUG !== undefined && error instanceof Error) process.stderr.write(`${error.stack ?? ""}\n`);
+  process.exitCode = 1;
+} finally {
+  await stopEmulator();
+}
