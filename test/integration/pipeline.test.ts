@@ -257,25 +257,7 @@ describe("reconcile pipeline on the emulator", () => {
         config.services[1]!.targetGroupArns = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/0123456789abcdef"];
       },
     });
-    const record = (id: string, service: string, body?: string): SQSRecord => ({
-      messageId: id,
-      receiptHandle: `handle-${id}`,
-      body: body ?? JSON.stringify({ schemaVersion: 1, service, trigger: { kind: "manual", at: new Date().toISOString() } }),
-      attributes: {
-        ApproximateReceiveCount: "1",
-        SentTimestamp: "0",
-        SenderId: "test",
-        ApproximateFirstReceiveTimestamp: "0",
-        MessageGroupId: service,
-        MessageDeduplicationId: id,
-        SequenceNumber: id,
-      },
-      messageAttributes: {},
-      md5OfBody: "",
-      eventSource: "aws:sqs",
-      eventSourceARN: pipeline.world.reconcileQueueArn!,
-      awsRegion: testRegion,
-    });
+    const record = (id: string, service: string, body?: string) => manualRecord(pipeline, id, service, body);
     const response = await pipeline.reconcile({
       Records: [
         record("1", "workflow-agent"),
@@ -294,4 +276,52 @@ describe("reconcile pipeline on the emulator", () => {
     expect(pipeline.logger.entries.find((e) => e.message === "message dropped")?.attributes).toMatchObject({ messageId: "3" });
     expect((await pipeline.observe()).document?.revision).toBe(1);
   });
+
+  it("retries when DescribeTasks is older than the event that triggered the reconcile", async () => {
+    const pipeline = await createPipeline();
+    const [task] = await runServiceTasks(pipeline.worldClients, pipeline.world, 1);
+    pipeline.overlay.set(task!.taskArn!, { version: 2 });
+    const event = taskStateChangeEvent(pipeline.overlay.apply([task!])[0]!, {
+      account: pipeline.account.accountId,
+      region: testRegion,
+      version: 3,
+    });
+    const body = JSON.stringify({
+      schemaVersion: 1,
+      service: "workflow-agent",
+      trigger: { kind: "event", eventId: event.id, taskArn: task!.taskArn, taskVersion: 3, at: event.time },
+    });
+    const stale = await pipeline.reconcile({ Records: [manualRecord(pipeline, "1", "workflow-agent", body)] });
+    expect(stale.batchItemFailures).toEqual([{ itemIdentifier: "1" }]);
+    expect(pipeline.logger.records.at(-1)?.error).toMatchObject({ name: "StaleReadError" });
+    expect((await pipeline.observe()).document).toBeUndefined();
+
+    pipeline.overlay.set(task!.taskArn!, { version: 3 });
+    const fresh = await pipeline.reconcile({ Records: [manualRecord(pipeline, "2", "workflow-agent", body)] });
+    expect(fresh.batchItemFailures).toEqual([]);
+    expectConvergedOn(await pipeline.observe(), [task!]);
+  });
 });
+
+/** An SQS FIFO record as Lambda delivers it; the body defaults to a manual reconcile request of the service. */
+function manualRecord(pipeline: Pipeline, id: string, service: string, body?: string): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `handle-${id}`,
+    body: body ?? JSON.stringify({ schemaVersion: 1, service, trigger: { kind: "manual", at: new Date().toISOString() } }),
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: "0",
+      SenderId: "test",
+      ApproximateFirstReceiveTimestamp: "0",
+      MessageGroupId: service,
+      MessageDeduplicationId: id,
+      SequenceNumber: id,
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: pipeline.world.reconcileQueueArn!,
+    awsRegion: testRegion,
+  };
+}
