@@ -7,10 +7,13 @@ import {
   DescribeLoadBalancersCommand,
   DescribeTargetGroupsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import {
+  createLambdaContext,
   createTaskOverlay,
+  emitTaskStateChanges,
+  LambdaRuntimeError,
   createWorldClients,
   drainFifo,
   drainInbox,
@@ -289,5 +292,137 @@ describe("drainFifo", () => {
     expect(retried?.attributes.ApproximateReceiveCount).toBe("2");
     const left = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 }));
     expect(left.Messages ?? []).toHaveLength(0);
+  });
+});
+
+describe("task overlay and ListTasks", () => {
+  it("keeps ListTasks to the cluster asked for (moto matches cluster names by substring)", async () => {
+    // Prepare
+    const { clients } = accountClients();
+    const world = await provisionWorld(clients, { cloudMap: false, targetGroups: 0, queue: false });
+    const other = await provisionWorld(clients, { suffix: "-2", cloudMap: false, targetGroups: 0, queue: false });
+    const [own] = await runServiceTasks(clients, world, 1);
+    await runServiceTasks(clients, other, 1);
+    const plain = await clients.ecs.send(new ListTasksCommand({ cluster: world.clusterName, desiredStatus: "RUNNING" }));
+
+    // Act
+    clients.ecs.middlewareStack.use(createTaskOverlay().plugin);
+    const listed = await clients.ecs.send(new ListTasksCommand({ cluster: world.clusterName, desiredStatus: "RUNNING" }));
+
+    // Assess: the quirk the overlay repairs, then the repaired answer
+    expect(plain.taskArns).toHaveLength(2);
+    expect(listed.taskArns).toEqual([own!.taskArn]);
+  });
+});
+
+describe("emitTaskStateChanges", () => {
+  it("bumps each task's version, shows it in DescribeTasks and delivers matching events to the inbox", async () => {
+    // Prepare
+    const { clients, accountId } = accountClients();
+    const world = await provisionWorld(clients, { cloudMap: false, targetGroups: 0 });
+    const overlay = createTaskOverlay({ zonesBySubnet: world.zonesBySubnet });
+    clients.ecs.middlewareStack.use(overlay.plugin);
+    const tasks = await runServiceTasks(clients, world, 2);
+    const arns = tasks.map((t) => t.taskArn!);
+
+    // Act
+    await emitTaskStateChanges(clients, world, overlay, arns, { healthStatus: "UNKNOWN" });
+    const events = await emitTaskStateChanges(clients, world, overlay, [arns[0]!], { healthStatus: "HEALTHY" });
+    const delivered: Array<{ account: string; detail: { taskArn: string; version: number; healthStatus: string; availabilityZone: string } }> = [];
+    await drainInbox(clients.sqs, world.inboxQueueUrl!, async (event: (typeof delivered)[number]) => {
+      delivered.push(event);
+    });
+
+    // Assess
+    expect(events[0]?.detail).toMatchObject({ version: 2, healthStatus: "HEALTHY", availabilityZone: "us-east-1a" });
+    const described = await clients.ecs.send(new DescribeTasksCommand({ cluster: world.clusterArn, tasks: arns }));
+    const versions = Object.fromEntries(described.tasks!.map((t) => [t.taskArn, [t.version, t.healthStatus]]));
+    expect(versions).toEqual({ [arns[0]!]: [2, "HEALTHY"], [arns[1]!]: [1, "UNKNOWN"] });
+    expect(delivered.map((e) => [e.account, e.detail.taskArn, e.detail.version, e.detail.healthStatus, e.detail.availabilityZone])).toEqual([
+      [accountId, arns[0], 1, "UNKNOWN", "us-east-1a"],
+      [accountId, arns[1], 1, "UNKNOWN", "us-east-1b"],
+      [accountId, arns[0], 2, "HEALTHY", "us-east-1a"],
+    ]);
+  });
+});
+
+describe("lambda runtime stand-in", () => {
+  async function sendFifo(sqs: SQSClient, queueUrl: string, group: string, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: id, MessageGroupId: group, MessageDeduplicationId: id }));
+    }
+  }
+
+  it("redelivers a group's failed messages in their order, and a throwing handler fails its whole batch", async () => {
+    // Prepare
+    const { clients } = accountClients();
+    const world = await provisionWorld(clients, { targetGroups: 0, cloudMap: false });
+    const queueUrl = world.reconcileQueueUrl!;
+    await sendFifo(clients.sqs, queueUrl, "svc", ["m1", "m2", "m3"]);
+    const bodies: string[][] = [];
+    let round = 0;
+
+    // Act: round 1 fails from m2 on (the FIFO rule), round 2 throws, round 3 succeeds
+    const summary = await drainFifo(clients.sqs, queueUrl, async (event) => {
+      round += 1;
+      bodies.push(event.Records.map((r) => r.body));
+      if (round === 1) return { batchItemFailures: event.Records.slice(1).map((r) => ({ itemIdentifier: r.messageId })) };
+      if (round === 2) throw new Error("reconcile crashed");
+      return { batchItemFailures: [] };
+    });
+
+    // Assess
+    expect(bodies).toEqual([["m1", "m2", "m3"], ["m2", "m3"], ["m2", "m3"]]);
+    expect(summary).toMatchObject({ batches: 3, messages: 7, failures: 4, drained: true });
+    expect(summary.errors).toEqual([new Error("reconcile crashed")]);
+  });
+
+  it("stops after maxRounds when a message keeps failing", async () => {
+    // Prepare
+    const { clients } = accountClients();
+    const world = await provisionWorld(clients, { targetGroups: 0, cloudMap: false });
+    await sendFifo(clients.sqs, world.reconcileQueueUrl!, "svc", ["poison"]);
+
+    // Act
+    const summary = await drainFifo(clients.sqs, world.reconcileQueueUrl!, async (event) => ({
+      batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })),
+    }), { maxRounds: 3 });
+
+    // Assess
+    expect(summary).toMatchObject({ batches: 3, messages: 3, failures: 3, drained: false });
+  });
+
+  it("fails the drain of the inbox with the event when the route handler throws, leaving the message queued", async () => {
+    // Prepare
+    const { clients, accountId } = accountClients();
+    const world = await provisionWorld(clients, { targetGroups: 0, cloudMap: false });
+    const [task] = await runServiceTasks(clients, world, 1);
+    await putTaskEvents(clients, [taskStateChangeEvent(task!, { account: accountId, region: world.region })]);
+
+    // Act
+    const drained = drainInbox(clients.sqs, world.inboxQueueUrl!, async () => {
+      throw new Error("router down");
+    });
+
+    // Assess
+    await expect(drained).rejects.toThrow(LambdaRuntimeError);
+    await expect(drained).rejects.toMatchObject({ functionName: "discovery-sync-route", cause: new Error("router down") });
+    const attributes = await clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: world.inboxQueueUrl, AttributeNames: ["ApproximateNumberOfMessagesNotVisible"] }),
+    );
+    expect(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible).toBe("1");
+  });
+
+  it("builds a Lambda context with a fresh request id and a countdown", () => {
+    const context = createLambdaContext({ functionName: "discovery-sync-reconcile", timeoutMs: 5_000, accountId: "111122223333" });
+    expect(context).toMatchObject({
+      functionName: "discovery-sync-reconcile",
+      invokedFunctionArn: "arn:aws:lambda:us-east-1:111122223333:function:discovery-sync-reconcile",
+      logGroupName: "/aws/lambda/discovery-sync-reconcile",
+      functionVersion: "$LATEST",
+    });
+    expect(context.awsRequestId).not.toBe(createLambdaContext().awsRequestId);
+    expect(context.getRemainingTimeInMillis()).toBeGreaterThan(4_000);
+    expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(5_000);
   });
 });

@@ -958,6 +958,9 @@ const patchedFields = ["healthStatus", "desiredStatus", "lastStatus", "availabil
  * It also keeps ListTasks consistent with patched `desiredStatus`, the way AWS filters: a task patched to
  * desiredStatus STOPPED is removed from ListTasks answers filtered on RUNNING (the default filter) and added to
  * those filtered on STOPPED of its cluster. A patched desiredStatus RUNNING is not re-added to RUNNING lists.
+ * And it drops tasks of other clusters from ListTasks: moto 5.2.1 matches the cluster name as a substring of the
+ * task's cluster ARN, so cluster `workflow` would also list the tasks of `workflow-2`. (ListTasks without
+ * `desiredStatus` still lists moto's STOPPED tasks, where AWS lists RUNNING ones only: ask for a status.)
  *
  * The middleware sits in the deserialize step (priority high, so it wraps the deserializer and sees the typed
  * output). Only the ECS client should carry it. The SDK client is otherwise untouched: requests still reach moto.
@@ -1029,12 +1032,14 @@ export function createTaskOverlay(options: TaskOverlayOptions = {}): TaskOverlay
 
   const listWithPatches = (arns: readonly string[], input: { cluster?: string; desiredStatus?: string }): string[] => {
     const wanted = input.desiredStatus ?? "RUNNING";
-    // A task patched to desiredStatus STOPPED no longer matches the RUNNING filter, as on AWS.
-    const kept = arns.filter((arn) => !(wanted === "RUNNING" && patchOf(arn)?.desiredStatus === "STOPPED"));
+    const cluster = input.cluster === undefined ? "default" : input.cluster.slice(input.cluster.lastIndexOf("/") + 1);
+    const inCluster = (arn: string): boolean => arn.includes(`:task/${cluster}/`);
+    // moto matches the cluster by substring (cluster "workflow" also lists the tasks of "workflow-2"); AWS by
+    // identity. And a task patched to desiredStatus STOPPED no longer matches the RUNNING filter, as on AWS.
+    const kept = arns.filter((arn) => inCluster(arn) && !(wanted === "RUNNING" && patchOf(arn)?.desiredStatus === "STOPPED"));
     if (wanted === "STOPPED") {
-      const cluster = input.cluster === undefined ? "default" : input.cluster.slice(input.cluster.lastIndexOf("/") + 1);
       for (const [arn, patch] of patches) {
-        if (patch.desiredStatus === "STOPPED" && !kept.includes(arn) && arn.includes(`:task/${cluster}/`)) kept.push(arn);
+        if (patch.desiredStatus === "STOPPED" && !kept.includes(arn) && inCluster(arn)) kept.push(arn);
       }
     }
     return kept;
