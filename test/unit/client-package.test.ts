@@ -1,0 +1,74 @@
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { build } from "esbuild";
+
+const packageDir = fileURLToPath(new URL("../../packages/client/", import.meta.url));
+const manifest = JSON.parse(readFileSync(`${packageDir}package.json`, "utf8")) as {
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+  exports: Record<string, string | Record<string, string>>;
+  files: string[];
+  sideEffects: boolean;
+  scripts: Record<string, string>;
+};
+const optionalPeers = ["@grpc/grpc-js", "@aws-sdk/client-servicediscovery", "prom-client"];
+
+/** Every bare (package) import reachable from an entry of the package's sources, as esbuild's metafile sees it. */
+async function packagesImportedBy(entry: string): Promise<Set<string>> {
+  const result = await build({
+    entryPoints: [`${packageDir}src/${entry}.ts`],
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: "node",
+    format: "esm",
+    packages: "external",
+    logLevel: "silent",
+  });
+  const imported = new Set<string>();
+  for (const input of Object.values(result.metafile.inputs)) {
+    for (const edge of input.imports) if (edge.external === true) imported.add(edge.path);
+  }
+  return imported;
+}
+
+describe("@discovery-sync/client package", () => {
+  it("imports only @aws-sdk/client-ssm and Node built-ins from its main entry", async () => {
+    const imported = await packagesImportedBy("index");
+    const nonBuiltin = [...imported].filter((path) => !path.startsWith("node:"));
+    expect(nonBuiltin).toEqual(["@aws-sdk/client-ssm"]);
+    for (const peer of optionalPeers) expect(imported.has(peer)).toBe(false);
+  });
+
+  it.each([
+    ["grpc", "@grpc/grpc-js"],
+    ["cloudmap", "@aws-sdk/client-servicediscovery"],
+    ["prometheus", "prom-client"],
+  ])("keeps %s's peer dependency behind its own subpath", async (entry, peer) => {
+    const imported = await packagesImportedBy(entry);
+    expect(imported.has(peer)).toBe(true);
+    const others = optionalPeers.filter((p) => p !== peer);
+    for (const other of others) expect(imported.has(other)).toBe(false);
+  });
+
+  it("declares one runtime dependency and the integrations as optional peers", () => {
+    expect(Object.keys(manifest.dependencies)).toEqual(["@aws-sdk/client-ssm"]);
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual([...optionalPeers].sort());
+    for (const peer of optionalPeers) expect(manifest.peerDependenciesMeta[peer]?.optional).toBe(true);
+    expect(manifest.sideEffects).toBe(false);
+    expect(manifest.files).toContain("dist");
+    expect(manifest.scripts.build).toContain("tsconfig.build.json");
+  });
+
+  it("names every subpath export after its source file (the convention vitest.config.ts aliases by)", () => {
+    const sources = new Set(readdirSync(`${packageDir}src`));
+    for (const [subpath, target] of Object.entries(manifest.exports)) {
+      if (typeof target === "string") continue; // plain files: package.json, the JSON schema
+      const name = subpath === "." ? "index" : subpath.slice(2);
+      expect(target).toEqual({ source: `./src/${name}.ts`, types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` });
+      expect(sources.has(`${name}.ts`)).toBe(true);
+    }
+  });
+});
