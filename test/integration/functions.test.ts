@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
-import { parseEndpointDocument } from "@discovery-sync/client/document";
+import { compareEndpoints, parseEndpointDocument } from "@discovery-sync/client/document";
 import {
   createWorldClients,
   drainFifo,
@@ -72,7 +72,8 @@ describe("Lambda entry points", () => {
     // The event is only a trigger: the document lists the service's ready tasks as ECS reports them (the example's
     // own task does not exist here), with health UNKNOWN and no health check defined counting as ready.
     expect(document).toMatchObject({ schemaVersion: 1, service: world.service, revision: 1, draining: [] });
-    expect(document.endpoints.map((e) => e.address)).toEqual(tasks.map((t) => taskIp(t)!).sort());
+    const expected = tasks.map((t) => ({ address: taskIp(t)!, port: world.port })).sort(compareEndpoints);
+    expect(document.endpoints.map((e) => e.address)).toEqual(expected.map((e) => e.address));
     expect(document.endpoints.every((e) => e.port === world.port)).toBe(true);
   });
 

@@ -6,11 +6,15 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { Task } from "@aws-sdk/client-ecs";
 import type { SQSRecord } from "aws-lambda";
 import { runForeignTask, runServiceTasks, stopServiceTask, taskIdOf, taskIp, taskStateChangeEvent } from "@discovery-sync/emulator";
+import { compareEndpoints } from "@discovery-sync/client/document";
 import { createPipeline, type Pipeline } from "../support/pipeline.js";
 import { testRegion } from "../support/aws.js";
 
 const ipOf = (task: Task) => taskIp(task)!;
 const sortedIps = (tasks: readonly Task[]) => tasks.map(ipOf).sort();
+/** The order the document lists addresses in (numeric). */
+const documentOrder = (tasks: readonly Task[]) =>
+  tasks.map((t) => ({ address: ipOf(t), port: 0 })).sort(compareEndpoints).map((e) => e.address);
 
 async function scaledTo(count: number, options: Parameters<typeof createPipeline>[0] = {}) {
   const pipeline = await createPipeline(options);
@@ -25,7 +29,7 @@ function expectConvergedOn(state: Awaited<ReturnType<Pipeline["observe"]>>, task
   expect(Object.keys(state.instances).sort()).toEqual(tasks.map((t) => taskIdOf(t.taskArn!)).sort());
   expect(Object.values(state.instances).sort()).toEqual(sortedIps(tasks));
   expect(state.targets).toEqual(tasks.map((t) => `${ipOf(t)}:${port}`).sort());
-  expect(state.document?.endpoints.map((e) => e.address)).toEqual(sortedIps(tasks));
+  expect(state.document?.endpoints.map((e) => e.address)).toEqual(documentOrder(tasks));
 }
 
 describe("reconcile pipeline on the emulator", () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import {
+  compareEndpoints,
   EndpointDocumentError,
   parseEndpointDocument,
   sameEndpointContent,
@@ -72,5 +73,28 @@ describe("endpoint document", () => {
     expect(serializeEndpointDocument(reordered)).toBe(serializeEndpointDocument(valid));
     expect(sameEndpointContent(valid, { ...valid, revision: 8, generatedAt: "2027-01-01T00:00:00Z" })).toBe(true);
     expect(sameEndpointContent(valid, { ...valid, endpoints: [] })).toBe(false);
+  });
+});
+
+describe("compareEndpoints", () => {
+  it("orders addresses numerically, IPv4 before IPv6, then by port", () => {
+    const sorted = [
+      { address: "fd00::10", port: 1 },
+      { address: "10.0.0.10", port: 2 },
+      { address: "10.0.0.9", port: 5 },
+      { address: "fd00::9", port: 1 },
+      { address: "10.0.0.10", port: 1 },
+      { address: "10.105.0.1", port: 1 },
+      { address: "10.90.0.1", port: 1 },
+    ].sort(compareEndpoints);
+    expect(sorted.map((e) => `${e.address}/${e.port}`)).toEqual([
+      "10.0.0.9/5",
+      "10.0.0.10/1",
+      "10.0.0.10/2",
+      "10.90.0.1/1",
+      "10.105.0.1/1",
+      "fd00::9/1",
+      "fd00::10/1",
+    ]);
   });
 });

@@ -164,9 +164,31 @@ export function parseEndpointDocument(input: unknown): EndpointDocument {
   };
 }
 
-/** Orders endpoints by address then port (addresses compared as text; the order only needs to be stable). */
+/** A sort key of an IP address: IPv4 before IPv6, each compared by its numeric value. */
+function addressKey(address: string): string {
+  if (isIP(address) === 4) return `4:${address.split(".").map((octet) => octet.padStart(3, "0")).join(".")}`;
+  if (isIP(address) === 6) {
+    const [head = "", tail = ""] = address.split("::");
+    const headParts = head === "" ? [] : head.split(":");
+    const tailParts = tail === "" ? [] : tail.split(":");
+    const middle = address.includes("::") ? Array(8 - headParts.length - tailParts.length).fill("0") : [];
+    return `6:${[...headParts, ...middle, ...tailParts].map((group) => group.toLowerCase().padStart(4, "0")).join(":")}`;
+  }
+  return `9:${address}`;
+}
+
+/**
+ * Orders endpoints by address (numerically: 10.0.0.9 before 10.0.0.10; IPv4 before IPv6) then port.
+ *
+ * @example
+ * ```ts
+ * endpoints.sort(compareEndpoints);
+ * ```
+ */
 export function compareEndpoints(a: Endpoint, b: Endpoint): number {
-  if (a.address !== b.address) return a.address < b.address ? -1 : 1;
+  const keyA = addressKey(a.address);
+  const keyB = addressKey(b.address);
+  if (keyA !== keyB) return keyA < keyB ? -1 : 1;
   return a.port - b.port;
 }
 
