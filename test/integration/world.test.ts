@@ -26,6 +26,10 @@ import {
   taskStateChangeEvent,
   type WorldClients,
 } from "@discovery-sync/emulator";
+import { createAwsClients, createReconcileHandler, createRouteHandler, parseConfig } from "@discovery-sync/core";
+import { ListInstancesCommand } from "@aws-sdk/client-servicediscovery";
+import { DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { GetParameterCommand } from "@aws-sdk/client-ssm";
 import { isolatedAccount } from "../support/aws.js";
 
 function accountClients(): { clients: WorldClients; accountId: string } {
@@ -424,5 +428,42 @@ describe("lambda runtime stand-in", () => {
     expect(context.awsRequestId).not.toBe(createLambdaContext().awsRequestId);
     expect(context.getRemainingTimeInMillis()).toBeGreaterThan(4_000);
     expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(5_000);
+  });
+});
+
+describe("end to end through the stand-in", () => {
+  it("runs the real route and reconcile handlers from the bus to Cloud Map, the target group and the document", async () => {
+    // Prepare
+    const account = isolatedAccount();
+    const clients = createWorldClients(account.clientConfig, [account.plugin]);
+    const world = await provisionWorld(clients);
+    const overlay = createTaskOverlay({ zonesBySubnet: world.zonesBySubnet });
+    clients.ecs.middlewareStack.use(overlay.plugin);
+    const config = parseConfig({ services: [world.serviceConfig] });
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    const route = createRouteHandler({ config, sqs: clients.sqs, queueUrl: world.reconcileQueueUrl!, logger: silent });
+    const reconcileClients = createAwsClients({ clientConfig: account.clientConfig, plugins: [account.plugin] });
+    reconcileClients.ecs.middlewareStack.use(overlay.plugin);
+    const reconcile = createReconcileHandler({ config, clients: reconcileClients, logger: silent });
+    const tasks = await runServiceTasks(clients, world, 3);
+    const ips = tasks.map((t) => taskIp(t)!);
+
+    // Act
+    await emitTaskStateChanges(clients, world, overlay, tasks.map((t) => t.taskArn!), { healthStatus: "HEALTHY" });
+    const routed = await drainInbox(clients.sqs, world.inboxQueueUrl!, route);
+    const summary = await drainFifo(clients.sqs, world.reconcileQueueUrl!, reconcile);
+
+    // Assess
+    expect(routed).toBe(3);
+    expect(summary).toMatchObject({ failures: 0, drained: true, errors: [] });
+    const instances = await clients.serviceDiscovery.send(new ListInstancesCommand({ ServiceId: world.cloudMapServiceId }));
+    expect(new Set(instances.Instances?.map((i) => i.Attributes?.AWS_INSTANCE_IPV4))).toEqual(new Set(ips));
+    const targets = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: world.targetGroupArns[0] }));
+    expect(new Set(targets.TargetHealthDescriptions?.map((t) => `${t.Target?.Id}:${t.Target?.Port}`))).toEqual(new Set(ips.map((ip) => `${ip}:50051`)));
+    const parameter = await clients.ssm.send(new GetParameterCommand({ Name: world.serviceConfig.parameterName }));
+    const document = JSON.parse(parameter.Parameter!.Value!) as { revision: number; endpoints: Array<{ address: string; zone?: string }> };
+    expect(document.revision).toBe(1);
+    expect(new Set(document.endpoints.map((e) => e.address))).toEqual(new Set(ips));
+    expect(new Set(document.endpoints.map((e) => e.zone))).toEqual(new Set(["us-east-1a", "us-east-1b"]));
   });
 });
