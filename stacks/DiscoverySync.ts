@@ -1,0 +1,29 @@
+import { CfnOutput } from "aws-cdk-lib";
+import type { StackContext } from "sst/constructs";
+import { DiscoverySyncControlPlane } from "@discovery-sync/cdk";
+import { readStageConfig } from "./loadConfig.js";
+
+/**
+ * The discovery-sync control plane for the configuration of the stage (see {@link readStageConfig}). A bad
+ * configuration throws here, during synthesis, so `sst deploy` fails before anything is created.
+ *
+ * Only `app.stage` and the CDK `Stack` API are used, so the plain CDK entry point (`scripts/synth.ts`) can call this
+ * function too.
+ *
+ * @example
+ * ```ts
+ * // sst.config.ts
+ * stacks(app) { app.stack(DiscoverySync); }
+ * ```
+ */
+export function DiscoverySync({ app, stack }: StackContext): { controlPlane: DiscoverySyncControlPlane } {
+  const { config, source } = readStageConfig(app.stage);
+  // Construct id "ControlPlane" is a contract: renaming it replaces every resource of the control plane.
+  const controlPlane = new DiscoverySyncControlPlane(stack, "ControlPlane", { config, configSource: source });
+  new CfnOutput(stack, "QueueUrl", { value: controlPlane.queue.queueUrl, description: "SQS FIFO work queue" });
+  new CfnOutput(stack, "ReconcileFunctionName", { value: controlPlane.reconcileFunction.functionName });
+  new CfnOutput(stack, "RouterFunctionName", { value: controlPlane.routerFunction.functionName });
+  new CfnOutput(stack, "SweepFunctionName", { value: controlPlane.sweepFunction.functionName });
+  new CfnOutput(stack, "DashboardName", { value: controlPlane.observability.dashboard.dashboardName });
+  return { controlPlane };
+}

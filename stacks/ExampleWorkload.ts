@@ -1,0 +1,162 @@
+import { CfnOutput, Duration } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
+import type { StackContext } from "sst/constructs";
+import { DiscoverySyncControlPlane } from "@discovery-sync/cdk";
+
+/** Environment variable with the container image of the demo `workflow-agent` (a gRPC server on 50051). */
+export const WORKLOAD_IMAGE_ENV_VAR = "WORKFLOW_AGENT_IMAGE";
+const GRPC_PORT = 50051;
+
+/**
+ * The reference architecture of `grpc-ecs-service-discovery-design.md` (its Terraform), for a demo deploy: a VPC
+ * with private subnets, an ECS cluster, a Fargate `workflow-agent` gRPC service on 50051 with a container health
+ * check, the Cloud Map private DNS namespace `workflow.local` with service `workflow-agent` (A records, TTL 10,
+ * multivalue, custom health), an internal NLB with a TCP listener and an ip target group on 50051, the security
+ * groups of the design, and a discovery-sync control plane that keeps Cloud Map, the target group and
+ * `/discovery/<stage>/workflow-agent/endpoints` equal to the ready tasks.
+ *
+ * One deliberate difference from the Terraform: the ECS service has neither `service_registries` nor
+ * `load_balancer`. discovery-sync owns the Cloud Map service and the target group (it removes anything there that is
+ * not a ready task); letting ECS register too would make two writers fight over the same instances.
+ *
+ * The image must serve gRPC with the standard health service on 50051 and contain `grpc_health_probe`
+ * (set `WORKFLOW_AGENT_IMAGE`).
+ *
+ * @example
+ * ```ts
+ * // sst.config.ts
+ * stacks(app) { if (process.env.DISCOVERY_SYNC_EXAMPLE === "1") app.stack(ExampleWorkload); }
+ * ```
+ */
+export function ExampleWorkload({ app, stack }: StackContext): { controlPlane: DiscoverySyncControlPlane } {
+  const image = process.env[WORKLOAD_IMAGE_ENV_VAR] ?? "public.ecr.aws/docker/library/busybox:stable";
+
+  const vpc = new ec2.Vpc(stack, "Vpc", {
+    maxAzs: 2,
+    natGateways: 1,
+    subnetConfiguration: [
+      { name: "public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      { name: "private", subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
+    ],
+  });
+
+  // Security groups as in the design: the agent accepts 50051 from the VPC CIDR only (NLB health checks and clients
+  // come from inside the VPC); callers may reach the agent on 50051 and nothing else.
+  const agentSecurityGroup = new ec2.SecurityGroup(stack, "WorkflowAgentSecurityGroup", {
+    vpc,
+    description: "workflow-agent gRPC tasks",
+    allowAllOutbound: true,
+  });
+  agentSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(GRPC_PORT), "gRPC from the VPC");
+  const callerSecurityGroup = new ec2.SecurityGroup(stack, "ApiGatewaySecurityGroup", {
+    vpc,
+    description: "callers of workflow-agent (the design's api-gateway)",
+    allowAllOutbound: false,
+  });
+  callerSecurityGroup.addEgressRule(agentSecurityGroup, ec2.Port.tcp(GRPC_PORT), "gRPC to workflow-agent");
+
+  const clusterName = `workflow-${app.stage}`;
+  const cluster = new ecs.Cluster(stack, "Cluster", { vpc, clusterName });
+
+  const namespace = new servicediscovery.PrivateDnsNamespace(stack, "Namespace", {
+    name: "workflow.local",
+    vpc,
+    description: "Private DNS namespace for workflow services",
+  });
+  const cloudMapService = namespace.createService("WorkflowAgentDiscovery", {
+    name: "workflow-agent",
+    dnsRecordType: servicediscovery.DnsRecordType.A,
+    dnsTtl: Duration.seconds(10),
+    routingPolicy: servicediscovery.RoutingPolicy.MULTIVALUE,
+    customHealthCheck: { failureThreshold: 1 },
+  });
+
+  const nlb = new elbv2.NetworkLoadBalancer(stack, "Nlb", {
+    vpc,
+    internetFacing: false,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    deletionProtection: false,
+  });
+  const targetGroup = new elbv2.NetworkTargetGroup(stack, "WorkflowAgentTargets", {
+    vpc,
+    port: GRPC_PORT,
+    protocol: elbv2.Protocol.TCP,
+    targetType: elbv2.TargetType.IP,
+    healthCheck: {
+      enabled: true,
+      protocol: elbv2.Protocol.TCP,
+      port: "traffic-port",
+      interval: Duration.seconds(30),
+      timeout: Duration.seconds(10),
+      healthyThresholdCount: 2,
+      unhealthyThresholdCount: 2,
+    },
+    // discovery-sync deregisters a task as soon as its desiredStatus turns STOPPED; 30 s lets in-flight calls end.
+    deregistrationDelay: Duration.seconds(30),
+  });
+  nlb.addListener("Grpc", { port: GRPC_PORT, protocol: elbv2.Protocol.TCP, defaultTargetGroups: [targetGroup] });
+
+  const taskDefinition = new ecs.FargateTaskDefinition(stack, "WorkflowAgentTask", {
+    family: `workflow-agent-${app.stage}`,
+    cpu: 512,
+    memoryLimitMiB: 1024,
+  });
+  taskDefinition.addContainer("workflow-agent", {
+    containerName: "workflow-agent",
+    image: ecs.ContainerImage.fromRegistry(image),
+    portMappings: [{ containerPort: GRPC_PORT, protocol: ecs.Protocol.TCP }],
+    environment: { GRPC_HOST: "0.0.0.0", GRPC_PORT: String(GRPC_PORT) },
+    logging: ecs.LogDrivers.awsLogs({
+      streamPrefix: "ecs",
+      logGroup: new logs.LogGroup(stack, "WorkflowAgentLogs", { retention: logs.RetentionDays.ONE_WEEK }),
+    }),
+    // The task-level healthStatus discovery-sync waits for (HEALTHY) comes from this check.
+    healthCheck: {
+      command: ["CMD", "grpc_health_probe", `-addr=127.0.0.1:${GRPC_PORT}`],
+      interval: Duration.seconds(10),
+      timeout: Duration.seconds(5),
+      retries: 3,
+      startPeriod: Duration.seconds(15),
+    },
+  });
+  const service = new ecs.FargateService(stack, "WorkflowAgentService", {
+    cluster,
+    serviceName: "workflow-agent",
+    taskDefinition,
+    desiredCount: 2,
+    assignPublicIp: false,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+    securityGroups: [agentSecurityGroup],
+  });
+  service.node.addDependency(nlb);
+
+  const hostedZoneId = (namespace.node.defaultChild as servicediscovery.CfnPrivateDnsNamespace).attrHostedZoneId;
+  const controlPlane = new DiscoverySyncControlPlane(stack, "ControlPlane", {
+    config: {
+      services: [
+        {
+          name: "workflow-agent",
+          cluster: clusterName,
+          ecsService: "workflow-agent",
+          port: GRPC_PORT,
+          cloudMapServiceId: cloudMapService.serviceId,
+          targetGroupArns: [targetGroup.targetGroupArn],
+          parameterName: `/discovery/${app.stage}/workflow-agent/endpoints`,
+        },
+      ],
+    },
+    configSource: "ExampleWorkload",
+    hostedZoneIds: [hostedZoneId],
+  });
+
+  new CfnOutput(stack, "ClusterName", { value: cluster.clusterName });
+  new CfnOutput(stack, "CloudMapServiceId", { value: cloudMapService.serviceId });
+  new CfnOutput(stack, "TargetGroupArn", { value: targetGroup.targetGroupArn });
+  new CfnOutput(stack, "NlbDnsName", { value: nlb.loadBalancerDnsName });
+  new CfnOutput(stack, "EndpointParameter", { value: `/discovery/${app.stage}/workflow-agent/endpoints` });
+  return { controlPlane };
+}
