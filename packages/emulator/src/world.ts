@@ -552,7 +552,7 @@ export async function provisionWorld(clients: WorldClients, options: ProvisionWo
   // --- queues and the EventBridge rule ------------------------------------------------------------------------------
   let queues: WorldQueues | undefined;
   if (shared !== undefined) {
-    queues = shared.reconcileQueueUrl === undefined ? undefined : (shared as WorldQueues);
+    queues = sharedQueues(shared);
   } else if (options.queue ?? true) {
     queues = await createQueues(clients, { suffix, clusterName, clusterArn });
   }
@@ -634,6 +634,24 @@ interface WorldQueues {
   readonly inboxQueueArn: string;
   readonly ruleName: string;
   readonly ruleArn: string;
+}
+
+/** The queues and rule of a world, when it has them all. */
+function sharedQueues(world: World): WorldQueues | undefined {
+  const { reconcileQueueUrl, reconcileQueueArn, deadLetterQueueUrl, deadLetterQueueArn, inboxQueueUrl, inboxQueueArn, ruleName, ruleArn } = world;
+  if (
+    reconcileQueueUrl === undefined ||
+    reconcileQueueArn === undefined ||
+    deadLetterQueueUrl === undefined ||
+    deadLetterQueueArn === undefined ||
+    inboxQueueUrl === undefined ||
+    inboxQueueArn === undefined ||
+    ruleName === undefined ||
+    ruleArn === undefined
+  ) {
+    return undefined;
+  }
+  return { reconcileQueueUrl, reconcileQueueArn, deadLetterQueueUrl, deadLetterQueueArn, inboxQueueUrl, inboxQueueArn, ruleName, ruleArn };
 }
 
 async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
