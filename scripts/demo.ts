@@ -111,16 +111,19 @@ function printRecord(record: RecordLike): void {
   );
 }
 
+/** The reconcile record of a log entry: under the key `reconcile` (Powertools reserves a top-level `service`). */
+const recordOf = (attributes: Record<string, unknown>): RecordLike => (attributes.reconcile ?? attributes) as RecordLike;
+
 const demoLogger = {
   debug(): void {},
   info(message: string, attributes: Record<string, unknown>): void {
-    if (message === "reconcile") printRecord(attributes as RecordLike);
+    if (message === "reconcile") printRecord(recordOf(attributes));
   },
   warn(message: string, attributes: Record<string, unknown>): void {
     say(dim(`   warn: ${message} ${JSON.stringify(attributes)}`));
   },
   error(message: string, attributes: Record<string, unknown>): void {
-    if (message === "reconcile") printRecord(attributes as RecordLike);
+    if (message === "reconcile") printRecord(recordOf(attributes));
     else say(`   error: ${message} ${JSON.stringify(attributes)}`);
   },
 };

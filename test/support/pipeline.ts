@@ -37,7 +37,7 @@ export class CapturingLogger implements ReconcileLogger {
   public error(message: string, attributes: Record<string, unknown>) { this.entries.push({ level: "error", message, attributes }); }
   /** The reconcile records logged so far. */
   public get records(): ReconcileRecord[] {
-    return this.entries.filter((e) => e.message === "reconcile").map((e) => e.attributes as unknown as ReconcileRecord);
+    return this.entries.filter((e) => e.message === "reconcile").map((e) => e.attributes.reconcile as ReconcileRecord);
   }
 }
 

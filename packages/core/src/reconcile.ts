@@ -20,7 +20,8 @@ export interface ReconcileLogger {
 }
 
 /**
- * The one structured record logged per reconcile (`message: "reconcile"`). Dashboards and saved queries are
+ * The one structured record logged per reconcile (`message: "reconcile"`, the record under the key `reconcile`:
+ * Powertools reserves top-level `service` for the application's name). Dashboards and saved queries are
  * built on these field names: keep them stable (documented in docs/reconcile-record.md).
  */
 export interface ReconcileRecord {
@@ -49,6 +50,13 @@ export interface ReconcileRecord {
   readonly documentRevision: number | undefined;
   readonly documentBytes: number | undefined;
   readonly documentTier: "Standard" | "Advanced" | undefined;
+  /**
+   * Seconds the published document has gone unconfirmed: 0 when this reconcile found it equal to the ready tasks or
+   * published a new one; when it differs and could not be replaced, the seconds since its `generatedAt` (an upper
+   * bound: it was last written then); undefined when the reconcile failed before it could compare, or there is no
+   * readable document. The stale-document alarm is built on it.
+   */
+  readonly documentAgeSeconds: number | undefined;
   /** converged: nothing to write; changed: writes made; failed: an error (see `error`). */
   readonly outcome: "converged" | "changed" | "failed";
   readonly error?: { readonly name: string; readonly message: string; readonly reasons: readonly string[] };
@@ -232,15 +240,28 @@ function summariseTasks(service: ServiceConfig, tasks: readonly ObservedTask[], 
         break;
       case "unsupported":
         unsupported++;
-        logger.warn("task skipped", { service: service.name, taskArn: task.taskArn, reason: verdict.reason });
+        logger.warn("task skipped", { serviceName: service.name, taskArn: task.taskArn, reason: verdict.reason });
         break;
       case "not-ready":
         notReady++;
-        logger.debug("task not ready", { service: service.name, taskArn: task.taskArn, reason: verdict.reason });
+        logger.debug("task not ready", { serviceName: service.name, taskArn: task.taskArn, reason: verdict.reason });
         break;
     }
   }
   return { desired: { ready, draining } satisfies DesiredState, notReady, unsupported };
+}
+
+function documentAgeSeconds(
+  plan: ReconcilePlan | undefined,
+  writes: AppliedWrites | undefined,
+  actual: ActualState | undefined,
+  now: Date,
+): number | undefined {
+  if (plan === undefined) return undefined;
+  if (plan.document.kind === "unchanged" || (writes?.documentsPublished ?? 0) > 0) return 0;
+  if (actual?.parameter.kind !== "valid") return undefined;
+  const generatedMs = Date.parse(actual.parameter.document.generatedAt);
+  return Number.isNaN(generatedMs) ? undefined : Math.max(0, Math.round((now.getTime() - generatedMs) / 1000));
 }
 
 function errorSummary(error: unknown): NonNullable<ReconcileRecord["error"]> {
@@ -329,17 +350,20 @@ export async function reconcileService(
     documentRevision: heldRevision,
     documentBytes: documentPlan?.kind === "publish" ? documentPlan.bytes : documentPlan?.kind === "too-large" ? documentPlan.error.bytes : undefined,
     documentTier: writes?.documentTier,
+    documentAgeSeconds: documentAgeSeconds(plan, writes, actual, now()),
     outcome: error !== undefined ? "failed" : writesTotal === 0 ? "converged" : "changed",
     ...(error === undefined ? {} : { error: errorSummary(error) }),
   };
-  if (error === undefined) deps.logger.info("reconcile", { ...record });
-  else deps.logger.error("reconcile", { ...record });
+  if (error === undefined) deps.logger.info("reconcile", { reconcile: record });
+  else deps.logger.error("reconcile", { reconcile: record });
   if (deps.metrics !== undefined) emitReconcileMetrics(deps.metrics, record);
   return error === undefined ? { record } : { record, error };
 }
 
 /** Names of the CloudWatch metrics (EMF) emitted per reconcile, all with dimension `Service`. */
 export const reconcileMetricNames = {
+  /** Seconds, see {@link ReconcileRecord.documentAgeSeconds}; not emitted when the reconcile could not tell. */
+  documentAgeSeconds: "DocumentAgeSeconds",
   succeeded: "ReconcileSucceeded",
   failed: "ReconcileFailed",
   durationMs: "ReconcileDurationMs",
@@ -371,6 +395,9 @@ export function emitReconcileMetrics(metrics: Metrics, record: ReconcileRecord):
   emit(reconcileMetricNames.readyEndpoints, MetricUnit.Count, record.tasks.ready);
   emit(reconcileMetricNames.drainingEndpoints, MetricUnit.Count, record.tasks.draining);
   emit(reconcileMetricNames.tasksSeen, MetricUnit.Count, record.tasks.seen);
+  if (record.documentAgeSeconds !== undefined) {
+    emit(reconcileMetricNames.documentAgeSeconds, MetricUnit.Seconds, record.documentAgeSeconds);
+  }
   emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.cloudMapRegistered + record.writes.cloudMapDeregistered, { Target: "CloudMap" });
   emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.targetsRegistered + record.writes.targetsDeregistered, { Target: "TargetGroup" });
   emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.documentsPublished, { Target: "Ssm" });

@@ -57,7 +57,7 @@ export function createRouteHandler(deps: RouteHandlerDependencies): (event: unkn
         return { outcome: "ignored", reason: decision.reason };
       case "enqueue": {
         const messageId = await sendReconcileMessage(deps.sqs, deps.queueUrl, decision.message);
-        deps.logger.info("event routed", { eventId, service: decision.message.service, messageId });
+        deps.logger.info("event routed", { eventId, serviceName: decision.message.service, messageId });
         return { outcome: "enqueued", service: decision.message.service, messageId };
       }
     }
