@@ -4,7 +4,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { METRIC_DIMENSIONS, METRICS, RECONCILE_RECORD_FIELDS, WRITE_TARGETS } from "./constants.js";
+import { METRIC_DIMENSIONS, METRICS, RECONCILE_RECORD, WRITE_TARGETS } from "./constants.js";
 
 /** Properties of {@link Observability}. @internal */
 export interface ObservabilityProps {
@@ -73,7 +73,7 @@ export class Observability extends Construct {
         label: "Failed reconciles + function errors",
         expression: "FILL(failed, 0) + FILL(errors, 0)",
         usingMetrics: {
-          failed: this.#metric(METRICS.reconcileFailed, { statistic: "Sum", period: Duration.minutes(5) }),
+          failed: this.#metric(METRICS.failed, { statistic: "Sum", period: Duration.minutes(5) }),
           errors: props.reconcileFunction.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
         },
         period: Duration.minutes(5),
@@ -109,15 +109,16 @@ export class Observability extends Construct {
     this.alarms = alarms;
 
     // Saved queries over the one-record-per-reconcile log lines.
-    const f = RECONCILE_RECORD_FIELDS;
+    const f = RECONCILE_RECORD;
+    const isRecord = `message = "${f.message}"`;
     const logGroups = [props.reconcileFunction.logGroup];
     this.queries = [
       new logs.QueryDefinition(this, "SlowestReconciles", {
         queryDefinitionName: "discovery-sync/slowest-reconciles",
         logGroups,
         queryString: new logs.QueryString({
-          fields: ["@timestamp", f.service, f.durationMs, f.writes, f.trigger, f.error],
-          filterStatements: [`ispresent(${f.durationMs})`],
+          fields: ["@timestamp", f.service, f.durationMs, f.writesTotal, f.triggers, f.outcome, f.errorMessage],
+          filterStatements: [isRecord],
           sort: `${f.durationMs} desc`,
           limit: 50,
         }),
@@ -126,8 +127,8 @@ export class Observability extends Construct {
         queryDefinitionName: "discovery-sync/failures-by-reason",
         logGroups,
         queryString: new logs.QueryString({
-          filterStatements: [`ispresent(${f.durationMs}) and ispresent(${f.error})`],
-          statsStatements: [`count(*) as failures by ${f.service}, ${f.error}`],
+          filterStatements: [isRecord, `${f.outcome} = "failed"`],
+          statsStatements: [`count(*) as failures by ${f.service}, ${f.errorName}, ${f.errorReasons}.0`],
           sort: "failures desc",
         }),
       }),
@@ -135,8 +136,10 @@ export class Observability extends Construct {
         queryDefinitionName: "discovery-sync/churn-by-service",
         logGroups,
         queryString: new logs.QueryString({
-          filterStatements: [`ispresent(${f.durationMs}) and ${f.writes} > 0`],
-          statsStatements: [`sum(${f.writes}) as writes, count(*) as changedReconciles by ${f.service}`],
+          filterStatements: [isRecord, `${f.writesTotal} > 0`],
+          statsStatements: [
+            `sum(${f.writesTotal}) as writes, sum(${f.documentsPublished}) as documentChanges, count(*) as changedReconciles by ${f.service}`,
+          ],
           sort: "writes desc",
         }),
       }),
@@ -158,16 +161,16 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({
         title: "Reconciles per minute",
         left: [
-          this.#metric(METRICS.reconcileSucceeded, { statistic: "Sum", period: minute, label: "succeeded" }),
-          this.#metric(METRICS.reconcileFailed, { statistic: "Sum", period: minute, label: "failed" }),
+          this.#metric(METRICS.succeeded, { statistic: "Sum", period: minute, label: "succeeded" }),
+          this.#metric(METRICS.failed, { statistic: "Sum", period: minute, label: "failed" }),
         ],
         width: 12,
       }),
       new cloudwatch.GraphWidget({
         title: "Reconcile duration (ms), p50 / p99",
         left: [
-          this.#metric(METRICS.reconcileDurationMs, { statistic: "p50", period: minute, label: "p50" }),
-          this.#metric(METRICS.reconcileDurationMs, { statistic: "p99", period: minute, label: "p99" }),
+          this.#metric(METRICS.durationMs, { statistic: "p50", period: minute, label: "p50" }),
+          this.#metric(METRICS.durationMs, { statistic: "p99", period: minute, label: "p99" }),
         ],
         width: 12,
       }),
@@ -191,7 +194,7 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({
         title: "Errors",
         left: [
-          this.#metric(METRICS.reconcileFailed, { statistic: "Sum", period: minute, label: "reconciles failed" }),
+          this.#metric(METRICS.failed, { statistic: "Sum", period: minute, label: "reconciles failed" }),
           props.routerFunction.metricErrors({ period: minute, label: "router errors" }),
           props.reconcileFunction.metricErrors({ period: minute, label: "reconcile errors" }),
           props.sweepFunction.metricErrors({ period: minute, label: "sweep errors" }),
@@ -219,9 +222,9 @@ export class Observability extends Construct {
         title: "Slowest reconciles",
         logGroupNames: [props.reconcileFunction.logGroup.logGroupName],
         queryLines: [
-          `fields @timestamp, ${RECONCILE_RECORD_FIELDS.service}, ${RECONCILE_RECORD_FIELDS.durationMs}, ${RECONCILE_RECORD_FIELDS.writes}, ${RECONCILE_RECORD_FIELDS.error}`,
-          `filter ispresent(${RECONCILE_RECORD_FIELDS.durationMs})`,
-          `sort ${RECONCILE_RECORD_FIELDS.durationMs} desc`,
+          `fields @timestamp, ${RECONCILE_RECORD.service}, ${RECONCILE_RECORD.durationMs}, ${RECONCILE_RECORD.writesTotal}, ${RECONCILE_RECORD.outcome}`,
+          `filter message = "${RECONCILE_RECORD.message}"`,
+          `sort ${RECONCILE_RECORD.durationMs} desc`,
           "limit 20",
         ],
         width: 24,

@@ -1,20 +1,29 @@
 /**
- * Names shared between the handlers and the infrastructure: environment variables, metric names and dimensions,
- * and the fields of the reconcile log record. The dashboard, the alarms and the saved queries are built on these,
- * so a rename here (or in the handlers) silently empties a graph: keep both sides in step.
+ * Names shared between the handlers and the infrastructure. Environment variables and metric names come from
+ * `@discovery-sync/core` (the handlers' own constants), so the two sides cannot drift; what the core leaves implicit
+ * (dimension names, the `Target` values, the reconcile record's field paths, documented in docs/reconcile-record.md)
+ * is stated here once.
  *
  * @packageDocumentation
  */
+import {
+  configEnvVar,
+  configParameterEnvVar,
+  defaultMetricsNamespace,
+  defaultServiceName,
+  queueUrlEnvVar,
+  reconcileMetricNames,
+} from "@discovery-sync/core";
 
 /** Environment variable that holds the configuration as JSON (read by every handler). */
-export const CONFIG_ENV_VAR = "DISCOVERY_SYNC_CONFIG";
+export const CONFIG_ENV_VAR = configEnvVar;
 /**
  * Environment variable that names an SSM parameter holding the configuration, used instead of
  * {@link CONFIG_ENV_VAR} when the configuration does not fit in the 4 KB Lambda environment.
  */
-export const CONFIG_PARAMETER_ENV_VAR = "DISCOVERY_SYNC_CONFIG_PARAMETER";
+export const CONFIG_PARAMETER_ENV_VAR = configParameterEnvVar;
 /** Environment variable with the URL of the SQS FIFO work queue (router and sweep). */
-export const QUEUE_URL_ENV_VAR = "DISCOVERY_SYNC_QUEUE_URL";
+export const QUEUE_URL_ENV_VAR = queueUrlEnvVar;
 
 /**
  * Lambda rejects a function whose environment variables (keys plus values, all together) exceed 4 KB.
@@ -28,37 +37,18 @@ export const SSM_STANDARD_LIMIT_BYTES = 4096;
 export const SSM_ADVANCED_LIMIT_BYTES = 8192;
 
 /** Default CloudWatch namespace of the EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
-export const DEFAULT_METRICS_NAMESPACE = "DiscoverySync";
+export const DEFAULT_METRICS_NAMESPACE = defaultMetricsNamespace;
 /** Default Powertools service name (`POWERTOOLS_SERVICE_NAME`); Powertools adds it as the `service` dimension. */
-export const DEFAULT_SERVICE_NAME = "discovery-sync";
+export const DEFAULT_SERVICE_NAME = defaultServiceName;
 
 /**
- * Metric names the reconcile handler emits (EMF, through Powertools Metrics).
+ * Metric names the reconcile handler emits per reconcile (EMF, through Powertools Metrics single metrics).
  *
- * Dimensions (the contract the alarms and the dashboard rely on; CloudWatch matches dimension sets exactly):
- * - every metric carries Powertools' default dimension {@link METRIC_DIMENSIONS.powertoolsService} (`service`,
- *   the value of `POWERTOOLS_SERVICE_NAME`);
- * - `ReconcileSucceeded`, `ReconcileFailed`, `ReconcileDurationMs` carry nothing else (aggregate over services:
- *   a CloudWatch alarm can combine at most 10 metrics, so per-service sums would cap the number of services; the
- *   per-service detail is in the reconcile log record);
- * - `ReadyEndpoints` and `DocumentAgeSeconds` also carry {@link METRIC_DIMENSIONS.service} (`Service`, the
- *   configured service name): the stale-document alarm is per service;
- * - `Writes` also carries {@link METRIC_DIMENSIONS.target} (`Target`: `cloudmap`, `targetgroup` or `ssm`).
+ * Dimensions (CloudWatch matches dimension sets exactly, so the alarms and graphs name all of them): Powertools'
+ * default `service` (= `POWERTOOLS_SERVICE_NAME`) and `Service` (the configured service) on every metric; `Writes`
+ * also carries `Target` (see {@link WRITE_TARGETS}).
  */
-export const METRICS = {
-  /** Count, one per reconcile that converged the service. */
-  reconcileSucceeded: "ReconcileSucceeded",
-  /** Count, one per reconcile that failed. */
-  reconcileFailed: "ReconcileFailed",
-  /** Milliseconds one reconcile took. */
-  reconcileDurationMs: "ReconcileDurationMs",
-  /** Count of writes made (register, deregister, publish), by `Target`. */
-  writes: "Writes",
-  /** Number of endpoints in the published document after the reconcile. */
-  readyEndpoints: "ReadyEndpoints",
-  /** Seconds since the endpoint document was last confirmed to match the ready tasks. */
-  documentAgeSeconds: "DocumentAgeSeconds",
-} as const;
+export const METRICS = reconcileMetricNames;
 
 /** Dimension names of {@link METRICS}. */
 export const METRIC_DIMENSIONS = {
@@ -66,28 +56,32 @@ export const METRIC_DIMENSIONS = {
   powertoolsService: "service",
   /** The configured service (`services[].name`). */
   service: "Service",
-  /** The system written to. */
+  /** The system written to, on `Writes`. */
   target: "Target",
 } as const;
 
 /** Values of the `Target` dimension of the `Writes` metric. */
-export const WRITE_TARGETS = ["cloudmap", "targetgroup", "ssm"] as const;
+export const WRITE_TARGETS = ["CloudMap", "TargetGroup", "Ssm"] as const;
 
 /**
- * Fields of the one structured JSON record the reconcile handler logs per reconcile (the saved Logs Insights
- * queries read these).
+ * Field paths (Logs Insights syntax) of the one `"message": "reconcile"` record the reconcile handler logs per
+ * reconcile; the record sits under the key `reconcile` (docs/reconcile-record.md).
  */
-export const RECONCILE_RECORD_FIELDS = {
-  /** Configured service name. */
-  service: "service",
-  /** What triggered the reconcile (event, sweep). */
-  trigger: "trigger",
-  /** Milliseconds the reconcile took. */
-  durationMs: "durationMs",
-  /** Total number of writes done. */
-  writes: "writes",
-  /** Published revision, or "unchanged". */
-  revision: "revision",
-  /** Error message when the reconcile failed. */
-  error: "error",
+export const RECONCILE_RECORD = {
+  /** Value of `message` on the record's line. */
+  message: "reconcile",
+  service: "reconcile.service",
+  triggers: "reconcile.triggers",
+  durationMs: "reconcile.durationMs",
+  writesTotal: "reconcile.writesTotal",
+  cloudMapRegistered: "reconcile.writes.cloudMapRegistered",
+  cloudMapDeregistered: "reconcile.writes.cloudMapDeregistered",
+  targetsRegistered: "reconcile.writes.targetsRegistered",
+  targetsDeregistered: "reconcile.writes.targetsDeregistered",
+  documentsPublished: "reconcile.writes.documentsPublished",
+  publishedRevision: "reconcile.publishedRevision",
+  outcome: "reconcile.outcome",
+  errorName: "reconcile.error.name",
+  errorMessage: "reconcile.error.message",
+  errorReasons: "reconcile.error.reasons",
 } as const;
