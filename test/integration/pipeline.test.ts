@@ -169,9 +169,10 @@ describe("reconcile pipeline on the emulator", () => {
     const after = await pipeline.observe();
     expect(after).toEqual(before);
     const last = pipeline.logger.records.slice(-2);
-    expect(last.map((r) => [r.outcome, r.writesTotal, r.publishedRevision])).toEqual([
-      ["converged", 0, "unchanged"],
-      ["converged", 0, "unchanged"],
+    // A converged reconcile confirms the document: its age restarts at 0 without a write.
+    expect(last.map((r) => [r.outcome, r.writesTotal, r.publishedRevision, r.documentAgeSeconds])).toEqual([
+      ["converged", 0, "unchanged", 0],
+      ["converged", 0, "unchanged", 0],
     ]);
   });
 
@@ -205,13 +206,17 @@ describe("reconcile pipeline on the emulator", () => {
   });
 
   it("moves to the Advanced tier past 4 KB and refuses a document over 8 KB, leaving the previous one", async () => {
-    const { pipeline } = await scaledTo(50);
+    let clock = new Date("2026-11-25T10:00:00.000Z");
+    const { pipeline } = await scaledTo(50, { now: () => clock });
     const advanced = await pipeline.observe();
     expect(advanced.parameterTier).toBe("Advanced");
     expect(advanced.document?.endpoints).toHaveLength(50);
     const raw = await pipeline.clients.ssm.send(new GetParameterCommand({ Name: pipeline.world.serviceConfig.parameterName }));
     expect(Buffer.byteLength(raw.Parameter!.Value!)).toBeGreaterThan(4096);
 
+    expect(pipeline.logger.records.at(-1)?.documentAgeSeconds).toBe(0);
+
+    clock = new Date("2026-11-25T11:10:00.000Z");
     const more = await runServiceTasks(pipeline.worldClients, pipeline.world, 40);
     await pipeline.emit(more.slice(0, 1));
     const summary = await pipeline.pump();
@@ -223,6 +228,8 @@ describe("reconcile pipeline on the emulator", () => {
     expect(failed?.error).toMatchObject({ name: "ReconcileError", reasons: ["DocumentTooLargeError"] });
     expect(failed?.error?.message).toMatch(/over SSM's Advanced tier limit of 8192 bytes/);
     expect(failed?.documentBytes).toBeGreaterThan(8192);
+    // The held-back document no longer matches the ready tasks: its age (since generatedAt) feeds the stale alarm.
+    expect(failed?.documentAgeSeconds).toBe(70 * 60);
     // Cloud Map and the target group still follow ECS: only the document is held back.
     expect(after.instanceIds).toHaveLength(90);
   });

@@ -81,6 +81,8 @@ export interface PipelineOptions extends ProvisionWorldOptions {
   readonly extraServices?: readonly ProvisionWorldOptions[];
   /** Rewrites the configuration before the handlers get it (to break one service on purpose, say). */
   readonly editConfig?: (config: { services: Record<string, unknown>[] }) => void;
+  /** The reconciler's clock. @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 /**
@@ -110,7 +112,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   const logger = new CapturingLogger();
   const queueUrl = world.reconcileQueueUrl!;
   const route = createRouteHandler({ config, sqs: clients.sqs, queueUrl, logger });
-  const reconcile = createReconcileHandler({ config, clients, logger });
+  const reconcile = createReconcileHandler({ config, clients, logger, ...(options.now === undefined ? {} : { now: options.now }) });
   const sweep = createSweepHandler({ config, sqs: clients.sqs, queueUrl, logger });
   return {
     account,
