@@ -41,16 +41,24 @@ export interface CloudMapFallbackOptions {
   readonly defaultPort?: number;
   /** Maximum instances asked for (1 to 1000). @default 1000 */
   readonly maxResults?: number;
+  /**
+   * Longest time (ms, 0 to 86 400 000) a listing is reused while `DiscoverInstancesRevision` stays the same.
+   * Cloud Map's revision changes on register and deregister only, not on health changes, so without this bound
+   * an instance that turned unhealthy would stay in the reused list until the next registration. `0` lists on every
+   * call. @default 60 000
+   */
+  readonly maxListAgeMs?: number;
 }
 
 /**
  * A fallback that lists the healthy instances of a Cloud Map service with DiscoverInstances. Before each listing it
- * asks DiscoverInstancesRevision (cheap) and reuses the previous list when the revision has not changed.
+ * asks DiscoverInstancesRevision (cheap) and reuses the previous list when the revision is the one that list was
+ * read at and the list is younger than `maxListAgeMs`.
  * Instances give `AWS_INSTANCE_IPV4` (or `AWS_INSTANCE_IPV6`) and `AWS_INSTANCE_PORT`; ECS-registered ones also
  * `AVAILABILITY_ZONE`, which becomes the endpoint's `zone` (the zone-aware picker uses it).
  *
- * Note that Cloud Map's revision ignores health changes (AWS-FACTS: only register and deregister change it), so a
- * reused list can include an instance that has since turned unhealthy; the SSM document is the better source.
+ * Cloud Map's revision ignores health changes (only register and deregister change it), so a reused list can include
+ * an instance that has since turned unhealthy, for at most `maxListAgeMs`; the SSM document is the better source.
  *
  * @example
  * ```ts
@@ -72,10 +80,12 @@ export function cloudMapFallback(options: CloudMapFallbackOptions): EndpointFall
     "clientConfig",
     "defaultPort",
     "maxResults",
+    "maxListAgeMs",
   ]);
   const namespaceName = nonEmptyString("namespaceName", options.namespaceName);
   const serviceName = nonEmptyString("serviceName", options.serviceName);
   const maxResults = integerInRange("maxResults", options.maxResults, 1_000, 1, 1_000);
+  const maxListAgeMs = integerInRange("maxListAgeMs", options.maxListAgeMs, 60_000, 0, 86_400_000);
   const defaultPort =
     options.defaultPort === undefined ? undefined : integerInRange("defaultPort", options.defaultPort, 0, 1, 65_535);
   if (options.client !== undefined && options.clientConfig !== undefined) {
@@ -99,7 +109,7 @@ export function cloudMapFallback(options: CloudMapFallbackOptions): EndpointFall
   const config = options.clientConfig;
   if (config !== undefined) assertRecord("clientConfig", config);
 
-  let cache: { revision: number; endpoints: Endpoint[] } | undefined;
+  let cache: { revision: number; endpoints: Endpoint[]; listedAt: number } | undefined;
   return {
     name: "cloudmap",
     async resolve() {
@@ -111,8 +121,12 @@ export function cloudMapFallback(options: CloudMapFallbackOptions): EndpointFall
       const { InstancesRevision: revision } = await client.send(
         new DiscoverInstancesRevisionCommand({ NamespaceName: namespaceName, ServiceName: serviceName }),
       );
-      // Compare for equality, not order: AWS only increases it, but an emulator may lower it on deregister.
-      if (cache !== undefined && revision !== undefined && cache.revision === revision) return cache.endpoints;
+      // Any difference means the registrations changed. Compare for equality, not order: AWS only increases the
+      // revision, but nothing in the API promises that (and moto lowers it on deregister).
+      if (cache !== undefined && cache.revision === revision && Date.now() - cache.listedAt < maxListAgeMs) {
+        return cache.endpoints;
+      }
+      const listedAt = Date.now();
       const output = await client.send(
         new DiscoverInstancesCommand({
           NamespaceName: namespaceName,
@@ -122,7 +136,8 @@ export function cloudMapFallback(options: CloudMapFallbackOptions): EndpointFall
         }),
       );
       const endpoints = toEndpoints(output.Instances ?? [], defaultPort);
-      if (revision !== undefined) cache = { revision, endpoints };
+      // The revision was read before the listing: a change in between makes the next call list again, never less.
+      cache = revision === undefined ? undefined : { revision, endpoints, listedAt };
       return endpoints;
     },
   };
