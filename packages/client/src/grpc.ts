@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import { createEndpointReader, type EndpointReader, type EndpointReaderOptions } from "./reader.js";
 import type { Endpoint } from "./document.js";
 import { InvalidOptionError } from "./errors.js";
-import { assertKnownKeys, assertRecord, nonEmptyString } from "./validate.js";
+import { assertKnownKeys, assertRecord, nonEmptyString, ssmParameterName } from "./validate.js";
 
 type ResolverListener = grpc.experimental.ResolverListener;
 type GrpcUri = grpc.experimental.GrpcUri;
@@ -45,6 +45,11 @@ export interface EndpointResolverOptions {
   readonly createReader?: (parameterName: string) => EndpointReader;
   /** Load-balancing policy sent as the service config. @default "round_robin" */
   readonly loadBalancingPolicy?: "round_robin" | "pick_first";
+  /**
+   * Least time between two answers to a channel's re-resolution requests; requests within it are answered once, when
+   * it ends. New revisions are pushed at once regardless. @default 1000
+   */
+  readonly minResolutionIntervalMs?: number;
 }
 
 /**
@@ -89,6 +94,7 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     "readerOptions",
     "createReader",
     "loadBalancingPolicy",
+    "minResolutionIntervalMs",
   ]);
   const scheme = options.scheme === undefined ? "discovery" : nonEmptyString("scheme", options.scheme);
   if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new InvalidOptionError("scheme", scheme, "expected a URI scheme");
@@ -99,6 +105,14 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
   const policy = options.loadBalancingPolicy ?? "round_robin";
   if (policy !== "round_robin" && policy !== "pick_first") {
     throw new InvalidOptionError("loadBalancingPolicy", policy, 'expected "round_robin" or "pick_first"');
+  }
+  const minResolutionIntervalMs = options.minResolutionIntervalMs ?? 1_000;
+  if (!Number.isInteger(minResolutionIntervalMs) || minResolutionIntervalMs < 0) {
+    throw new InvalidOptionError(
+      "minResolutionIntervalMs",
+      minResolutionIntervalMs,
+      "expected a whole number of milliseconds, 0 or more",
+    );
   }
   const readerOptions = options.readerOptions ?? {};
   assertRecord("readerOptions", readerOptions as unknown);
@@ -111,13 +125,19 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
   const serviceConfig: ServiceConfig = { loadBalancingConfig: [{ [policy]: {} }], methodConfig: [] };
   const shared = new Map<string, { reader: EndpointReader; users: number }>();
 
+  /** `discovery:///svc` -> the template's parameter; `discovery:////a/b` -> `/a/b`. Throws for anything else. */
   const parameterFor = (target: GrpcUri): string => {
     const path = target.path;
-    if (path.startsWith("/")) return path;
-    if (path.length === 0 || path.includes("/")) {
-      throw new InvalidOptionError("target", grpc.experimental.uriToString(target), `expected ${scheme}:///<service>`);
+    const expected = `expected ${scheme}:///<service> or ${scheme}:///<parameter name starting with />`;
+    if (!path.startsWith("/") && (path.length === 0 || path.includes("/"))) {
+      throw new InvalidOptionError("target", grpc.experimental.uriToString(target), expected);
     }
-    return template.replaceAll("{service}", path);
+    const parameterName = path.startsWith("/") ? path : template.replaceAll("{service}", path);
+    try {
+      return ssmParameterName("target", parameterName);
+    } catch (error) {
+      throw new InvalidOptionError("target", grpc.experimental.uriToString(target), expected, { cause: error });
+    }
   };
   const acquire = (parameterName: string): EndpointReader => {
     let entry = shared.get(parameterName);
@@ -144,6 +164,9 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     #reader: EndpointReader | undefined;
     #unsubscribe: (() => void) | undefined;
     #resolving = false;
+    /** When the last re-resolution was answered (ms since epoch), and the timer of one deferred until allowed. */
+    #lastAnsweredAt = Number.NEGATIVE_INFINITY;
+    #deferred: NodeJS.Timeout | undefined;
     /** Bumped by destroy(): answers of an earlier generation are dropped, as the Resolver contract requires. */
     #generation = 0;
 
@@ -153,17 +176,29 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
       // No listener call here: grpc-js forbids calling it synchronously from the constructor.
     }
 
+    /** Called by the Channel constructor: a malformed target fails there, synchronously, with a clear error. */
     public static getDefaultAuthority(target: GrpcUri): string {
-      const path = target.path.replace(/\/+$/, "");
-      const segments = path.split("/").filter((s) => s.length > 0);
-      if (segments.length === 0) throw new InvalidOptionError("target", target.path, `expected ${scheme}:///<service>`);
+      const segments = parameterFor(target).split("/").filter((s) => s.length > 0);
+      if (segments.length === 0) {
+        throw new InvalidOptionError("target", grpc.experimental.uriToString(target), `expected ${scheme}:///<service>`);
+      }
       const last = segments.at(-1)!;
       return last === "endpoints" && segments.length > 1 ? segments.at(-2)! : last;
     }
 
     public updateResolution(): void {
       if (this.#reader === undefined) {
-        const reader = acquire(this.#parameterName);
+        let reader: EndpointReader;
+        try {
+          reader = acquire(this.#parameterName);
+        } catch (error) {
+          // A throwing createReader: report it as a resolution failure, on a later tick (never synchronously).
+          const generation = this.#generation;
+          setImmediate(() => {
+            if (generation === this.#generation) this.#fail(error);
+          });
+          return;
+        }
         this.#reader = reader;
         const generation = this.#generation;
         // Called from the reader's refresh (never synchronously from here): push each newer list at once.
@@ -171,8 +206,21 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
           if (generation === this.#generation) this.#push(document.endpoints, `revision ${document.revision}`);
         });
       }
-      if (this.#resolving) return;
+      if (this.#resolving || this.#deferred !== undefined) return;
+      // grpc-js asks again whenever a subchannel leaves READY, and resets its own backoff after every answer; it counts
+      // on resolvers to rate-limit (its DNS resolver waits 30 s). An answer from memory is immediate, so without this
+      // limit a channel connecting to a new address loops answer -> re-resolve -> answer and starves the event loop.
+      const wait = this.#lastAnsweredAt + minResolutionIntervalMs - Date.now();
+      if (wait > 0) {
+        this.#deferred = setTimeout(() => {
+          this.#deferred = undefined;
+          this.updateResolution();
+        }, wait);
+        this.#deferred.unref();
+        return;
+      }
       this.#resolving = true;
+      this.#lastAnsweredAt = Date.now();
       const generation = this.#generation;
       // endpoints() answers from memory once loaded; a promise, so the listener is never called synchronously.
       this.#reader.endpoints().then(
@@ -182,14 +230,7 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
         },
         (error: unknown) => {
           this.#resolving = false;
-          if (generation !== this.#generation) return;
-          const message = error instanceof Error ? error.message : String(error);
-          this.#listener(
-            grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details: message }),
-            {},
-            null,
-            message,
-          );
+          if (generation === this.#generation) this.#fail(error);
         },
       );
     }
@@ -197,10 +238,23 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     public destroy(): void {
       this.#generation += 1;
       this.#resolving = false;
+      clearTimeout(this.#deferred);
+      this.#deferred = undefined;
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
       if (this.#reader !== undefined) release(this.#parameterName);
       this.#reader = undefined;
+    }
+
+    /** Resolution failed: calls fail with UNAVAILABLE and the reader's message (which parameter, why, since when). */
+    #fail(error: unknown): void {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#listener(
+        grpc.experimental.statusOrFromError({ code: grpc.status.UNAVAILABLE, details: message }),
+        {},
+        null,
+        message,
+      );
     }
 
     #push(endpoints: readonly Endpoint[], note: string): void {

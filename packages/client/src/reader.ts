@@ -18,6 +18,7 @@ import {
   nonEmptyString,
   optionalBoolean,
   optionalFunction,
+  ssmParameterName,
 } from "./validate.js";
 
 /**
@@ -238,9 +239,6 @@ const knownOptions = [
   "onError",
 ] as const;
 
-/** SSM parameter names: letters, digits and `_.-/`, optionally as a full ARN, optionally with a `:version`/`:label`. */
-const parameterNamePattern = /^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter)?\/?[A-Za-z0-9_.\-/]{1,1011}(:[A-Za-z0-9_.-]{1,100})?$/;
-
 /**
  * Creates an {@link EndpointReader}. Validates every option first and throws {@link InvalidOptionError} naming the
  * option and the value given. Creating a reader does no I/O; the first `endpoints()` (or `subscribe()`) loads.
@@ -304,14 +302,7 @@ class Reader implements EndpointReader {
   public constructor(options: EndpointReaderOptions) {
     assertRecord("options", options as unknown);
     assertKnownKeys("", options as unknown as Record<string, unknown>, knownOptions);
-    const name = nonEmptyString("parameterName", options.parameterName);
-    if (!parameterNamePattern.test(name)) {
-      throw new InvalidOptionError(
-        "parameterName",
-        name,
-        "expected an SSM parameter name (letters, digits and _.-/) or ARN",
-      );
-    }
+    const name = ssmParameterName("parameterName", options.parameterName);
     this.parameterName = name;
     if (options.ssmClient !== undefined && !(options.ssmClient instanceof SSMClient)) {
       const client = options.ssmClient as unknown;

@@ -77,6 +77,18 @@ export function optionalBoolean(option: string, value: unknown, fallback: boolea
   return value;
 }
 
+/** SSM parameter names: letters, digits and `_.-/`, optionally as a full ARN, optionally with a `:version`/`:label`. */
+const parameterNamePattern = /^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter)?\/?[A-Za-z0-9_.\-/]{1,1011}(:[A-Za-z0-9_.-]{1,100})?$/;
+
+/** @internal */
+export function ssmParameterName(option: string, value: unknown): string {
+  const name = nonEmptyString(option, value);
+  if (!parameterNamePattern.test(name)) {
+    throw new InvalidOptionError(option, name, "expected an SSM parameter name (letters, digits and _.-/) or ARN");
+  }
+  return name;
+}
+
 const hostnameLabel = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 /**
