@@ -1,6 +1,5 @@
 import type { SSTConfig } from "sst";
-import { DiscoverySync } from "./stacks/DiscoverySync.js";
-import { ExampleWorkload } from "./stacks/ExampleWorkload.js";
+import { importStacks } from "./stacks/importStacks.js";
 
 /**
  * SST v2 app of discovery-sync.
@@ -8,7 +7,11 @@ import { ExampleWorkload } from "./stacks/ExampleWorkload.js";
  * - `DiscoverySync`: the control plane for the stage's configuration file (`DISCOVERY_SYNC_CONFIG_FILE`, else
  *   `discovery-sync.<stage>.config.json`, else `discovery-sync.config.json`).
  * - `ExampleWorkload` (only with `DISCOVERY_SYNC_EXAMPLE=1`): the reference architecture with its own control plane,
- *   for a demo deploy.
+ *   for a demo deploy (needs `WORKFLOW_AGENT_IMAGE`). With `DISCOVERY_SYNC_EXAMPLE=1` the `DiscoverySync` stack is
+ *   deployed only when `DISCOVERY_SYNC_CONFIG_FILE` is set too.
+ *
+ * The stacks are loaded through {@link importStacks}: SST's own bundling of this file cannot resolve the workspace
+ * packages from their sources.
  *
  * @example
  * ```sh
@@ -23,13 +26,10 @@ export default {
       region: process.env["AWS_REGION"] ?? process.env["AWS_DEFAULT_REGION"] ?? "us-east-1",
     };
   },
-  stacks(app) {
-    app.setDefaultFunctionProps({ runtime: "nodejs22.x" });
-    if (process.env["DISCOVERY_SYNC_EXAMPLE"] === "1") {
-      app.stack(ExampleWorkload);
-    }
-    if (process.env["DISCOVERY_SYNC_EXAMPLE"] !== "1" || process.env["DISCOVERY_SYNC_CONFIG_FILE"] !== undefined) {
-      app.stack(DiscoverySync);
-    }
+  async stacks(app) {
+    const { DiscoverySync, ExampleWorkload } = await importStacks();
+    const example = process.env["DISCOVERY_SYNC_EXAMPLE"] === "1";
+    if (example) app.stack(ExampleWorkload);
+    if (!example || process.env["DISCOVERY_SYNC_CONFIG_FILE"] !== undefined) app.stack(DiscoverySync);
   },
 } satisfies SSTConfig;

@@ -7,7 +7,8 @@
  *
  * Configuration: `DISCOVERY_SYNC_CONFIG_FILE`, else `discovery-sync.<stage>.config.json`, else
  * `discovery-sync.config.json`; when none exists, `stacks/config/example.json` (said so on the output).
- * Stage: `--stage <name>` or `SST_STAGE`, default `local`.
+ * Stage: `--stage <name>` or `SST_STAGE`, default `local`. Output: `--outdir <dir>`, default `cdk.out`.
+ * The example workload's image: `WORKFLOW_AGENT_IMAGE`, else a placeholder (said so on the output).
  *
  * @example
  * ```sh
@@ -19,19 +20,26 @@ import * as path from "node:path";
 import { App, Stack } from "aws-cdk-lib";
 import type { StackContext } from "sst/constructs";
 import { DiscoverySync } from "../stacks/DiscoverySync.js";
-import { ExampleWorkload } from "../stacks/ExampleWorkload.js";
+import { ExampleWorkload, WORKLOAD_IMAGE_ENV_VAR } from "../stacks/ExampleWorkload.js";
 import { CONFIG_FILE_ENV_VAR, repoRoot } from "../stacks/loadConfig.js";
 
 const started = performance.now();
-const stageFlag = process.argv.indexOf("--stage");
-const stage = (stageFlag >= 0 ? process.argv[stageFlag + 1] : undefined) ?? process.env["SST_STAGE"] ?? "local";
+const flag = (name: string): string | undefined => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+const stage = flag("--stage") ?? process.env["SST_STAGE"] ?? "local";
 const appName = "discovery-sync";
-const outdir = path.join(repoRoot, "cdk.out");
+const outdir = path.resolve(flag("--outdir") ?? path.join(repoRoot, "cdk.out"));
 
 const stageFiles = [`discovery-sync.${stage}.config.json`, "discovery-sync.config.json"].map((f) => path.join(repoRoot, f));
 if (process.env[CONFIG_FILE_ENV_VAR] === undefined && !stageFiles.some((f) => existsSync(f))) {
   process.env[CONFIG_FILE_ENV_VAR] = path.join(repoRoot, "stacks/config/example.json");
   console.log(`no discovery-sync.${stage}.config.json or discovery-sync.config.json: using stacks/config/example.json`);
+}
+if (process.env[WORKLOAD_IMAGE_ENV_VAR] === undefined) {
+  process.env[WORKLOAD_IMAGE_ENV_VAR] = "public.ecr.aws/docker/library/busybox:stable";
+  console.log(`${WORKLOAD_IMAGE_ENV_VAR} is not set: the example workload's template names a placeholder image`);
 }
 
 const app = new App({ outdir });

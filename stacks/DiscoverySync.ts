@@ -1,7 +1,10 @@
 import { CfnOutput } from "aws-cdk-lib";
 import type { StackContext } from "sst/constructs";
-import { DiscoverySyncControlPlane } from "@discovery-sync/cdk";
-import { readStageConfig } from "./loadConfig.js";
+import { DiscoverySyncControlPlane, type DiscoverySyncControlPlaneProps } from "@discovery-sync/cdk";
+import { functionsDir, readStageConfig } from "./loadConfig.js";
+
+/** What a caller may change about a stack besides its configuration: tests pass prebuilt code to skip bundling. */
+export type StackOptions = Pick<DiscoverySyncControlPlaneProps, "code">;
 
 /**
  * The discovery-sync control plane for the configuration of the stage (see {@link readStageConfig}). A bad
@@ -16,10 +19,27 @@ import { readStageConfig } from "./loadConfig.js";
  * stacks(app) { app.stack(DiscoverySync); }
  * ```
  */
-export function DiscoverySync({ app, stack }: StackContext): { controlPlane: DiscoverySyncControlPlane } {
+export function DiscoverySync(context: StackContext): { controlPlane: DiscoverySyncControlPlane } {
+  return discoverySyncStack(context);
+}
+
+/**
+ * The body of {@link DiscoverySync}, with {@link StackOptions}.
+ *
+ * @example
+ * ```ts
+ * app.stack(function DiscoverySync(context) { return discoverySyncStack(context, { code }); });
+ * ```
+ */
+export function discoverySyncStack({ app, stack }: StackContext, options: StackOptions = {}): { controlPlane: DiscoverySyncControlPlane } {
   const { config, source } = readStageConfig(app.stage);
   // Construct id "ControlPlane" is a contract: renaming it replaces every resource of the control plane.
-  const controlPlane = new DiscoverySyncControlPlane(stack, "ControlPlane", { config, configSource: source });
+  const controlPlane = new DiscoverySyncControlPlane(stack, "ControlPlane", {
+    config,
+    configSource: source,
+    functionsDir,
+    ...(options.code === undefined ? {} : { code: options.code }),
+  });
   new CfnOutput(stack, "QueueUrl", { value: controlPlane.queue.queueUrl, description: "SQS FIFO work queue" });
   new CfnOutput(stack, "ReconcileFunctionName", { value: controlPlane.reconcileFunction.functionName });
   new CfnOutput(stack, "RouterFunctionName", { value: controlPlane.routerFunction.functionName });

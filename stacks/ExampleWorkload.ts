@@ -6,6 +6,8 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as servicediscovery from "aws-cdk-lib/aws-servicediscovery";
 import type { StackContext } from "sst/constructs";
 import { DiscoverySyncControlPlane } from "@discovery-sync/cdk";
+import type { StackOptions } from "./DiscoverySync.js";
+import { functionsDir } from "./loadConfig.js";
 
 /** Environment variable with the container image of the demo `workflow-agent` (a gRPC server on 50051). */
 export const WORKLOAD_IMAGE_ENV_VAR = "WORKFLOW_AGENT_IMAGE";
@@ -23,17 +25,40 @@ const GRPC_PORT = 50051;
  * `load_balancer`. discovery-sync owns the Cloud Map service and the target group (it removes anything there that is
  * not a ready task); letting ECS register too would make two writers fight over the same instances.
  *
- * The image must serve gRPC with the standard health service on 50051 and contain `grpc_health_probe`
- * (set `WORKFLOW_AGENT_IMAGE`).
+ * The image (`WORKFLOW_AGENT_IMAGE`, required) must serve gRPC with the standard health service on 50051 and contain
+ * `grpc_health_probe`: the container health check runs it, and discovery-sync publishes only HEALTHY tasks.
  *
  * @example
  * ```ts
  * // sst.config.ts
  * stacks(app) { if (process.env.DISCOVERY_SYNC_EXAMPLE === "1") app.stack(ExampleWorkload); }
  * ```
+ * @throws Error when `WORKFLOW_AGENT_IMAGE` is not set.
  */
-export function ExampleWorkload({ app, stack }: StackContext): { controlPlane: DiscoverySyncControlPlane } {
-  const image = process.env[WORKLOAD_IMAGE_ENV_VAR] ?? "public.ecr.aws/docker/library/busybox:stable";
+export function ExampleWorkload(context: StackContext): { controlPlane: DiscoverySyncControlPlane } {
+  const image = process.env[WORKLOAD_IMAGE_ENV_VAR];
+  if (image === undefined || image.trim() === "") {
+    throw new Error(
+      `${WORKLOAD_IMAGE_ENV_VAR} is not set: give the container image of workflow-agent (a gRPC server on ${GRPC_PORT} ` +
+        "with the standard health service, containing grpc_health_probe)",
+    );
+  }
+  return exampleWorkloadStack(context, { image });
+}
+
+/**
+ * The body of {@link ExampleWorkload}, with the image given and {@link StackOptions}.
+ *
+ * @example
+ * ```ts
+ * app.stack(function ExampleWorkload(context) { return exampleWorkloadStack(context, { image, code }); });
+ * ```
+ */
+export function exampleWorkloadStack(
+  { app, stack }: StackContext,
+  options: StackOptions & { readonly image: string },
+): { controlPlane: DiscoverySyncControlPlane } {
+  const { image } = options;
 
   const vpc = new ec2.Vpc(stack, "Vpc", {
     maxAzs: 2,
@@ -151,6 +176,8 @@ export function ExampleWorkload({ app, stack }: StackContext): { controlPlane: D
     },
     configSource: "ExampleWorkload",
     hostedZoneIds: [hostedZoneId],
+    functionsDir,
+    ...(options.code === undefined ? {} : { code: options.code }),
   });
 
   new CfnOutput(stack, "ClusterName", { value: cluster.clusterName });
@@ -158,5 +185,6 @@ export function ExampleWorkload({ app, stack }: StackContext): { controlPlane: D
   new CfnOutput(stack, "TargetGroupArn", { value: targetGroup.targetGroupArn });
   new CfnOutput(stack, "NlbDnsName", { value: nlb.loadBalancerDnsName });
   new CfnOutput(stack, "EndpointParameter", { value: `/discovery/${app.stage}/workflow-agent/endpoints` });
+  new CfnOutput(stack, "DashboardName", { value: controlPlane.observability.dashboard.dashboardName });
   return { controlPlane };
 }

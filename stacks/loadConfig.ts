@@ -2,12 +2,16 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "@discovery-sync/core";
+import { findRepoRoot } from "./paths.js";
 
 /** Environment variable naming the configuration file of a deploy. */
 export const CONFIG_FILE_ENV_VAR = "DISCOVERY_SYNC_CONFIG_FILE";
 
-/** The repository root (this file is `stacks/loadConfig.ts`). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/** The repository root (see {@link findRepoRoot}). */
+export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+/** The repository's Lambda entry points (`route.ts`, `reconcile.ts`, `sweep.ts`). */
+export const functionsDir = path.join(repoRoot, "functions");
 
 /** A configuration read from a file, not yet validated (the construct validates it). */
 export interface ConfigFile {

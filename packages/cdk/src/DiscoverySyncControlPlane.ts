@@ -134,8 +134,9 @@ export interface DiscoverySyncControlPlaneProps {
    */
   readonly metricsNamespace?: string;
   /**
-   * An endpoint document older than this while its service has ready endpoints raises an alarm. At least twice the
-   * sweep rate, at most 1 day.
+   * An endpoint document that has gone unconfirmed longer than this (metric `DocumentAgeSeconds`) while its service
+   * has tasks (metric `TasksSeen`) raises that service's stale-document alarm. At least twice the sweep rate, at most
+   * 1 day.
    * @default three times the sweep rate
    */
   readonly documentAgeThreshold?: Duration;
@@ -158,8 +159,6 @@ export interface DiscoverySyncControlPlaneProps {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** The repository's `functions/` directory, next to `packages/`. */
-const DEFAULT_FUNCTIONS_DIR = path.resolve(HERE, "../../../functions");
 const ENTRY_FILES: Record<FunctionRole, string> = { router: "route.ts", reconcile: "reconcile.ts", sweep: "sweep.ts" };
 
 /**
@@ -305,7 +304,7 @@ export class DiscoverySyncControlPlane extends Construct {
       resources: [this.queue.queueArn],
     });
     const environment = { ...baseEnvironment, ...configEnvironment };
-    const functionsDir = props.functionsDir ?? DEFAULT_FUNCTIONS_DIR;
+    const functionsDir = props.functionsDir ?? defaultFunctionsDir();
 
     this.routerFunction = this.createFunction("Router", {
       role: "router",
@@ -332,7 +331,8 @@ export class DiscoverySyncControlPlane extends Construct {
         // What the SQS event source mapping does with the function's role (exactly, without GetQueueUrl).
         new iam.PolicyStatement({
           sid: "ConsumeWorkQueue",
-          actions: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+          // (Lambda developer guide, "Execution role permissions" for SQS; managed policy AWSLambdaSQSQueueExecutionRole).
+          actions: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
           resources: [this.queue.queueArn],
         }),
         ...configRead,
@@ -365,16 +365,12 @@ export class DiscoverySyncControlPlane extends Construct {
     });
 
     // --- Event routing ------------------------------------------------------------------------------------------
-    const clusterArns = [...new Set(this.config.services.map((s) => clusterArn(stack, s.cluster)))];
-    const groups = [...new Set(this.config.services.map((s) => `service:${s.ecsService}`))];
     this.taskStateRule = new events.Rule(this, "TaskStateRule", {
       description: "discovery-sync: ECS task state changes of the synced services",
       eventPattern: {
         source: ["aws.ecs"],
         detailType: ["ECS Task State Change"],
-        // Narrowed by cluster AND by service group: the router still checks the (cluster, service) pair, since the
-        // pattern allows every combination of the listed clusters and groups.
-        detail: { clusterArn: clusterArns, group: groups },
+        detail: taskEventDetailPattern(stack, this.config),
       },
     });
     this.taskStateRule.addTarget(
@@ -458,6 +454,9 @@ export class DiscoverySyncControlPlane extends Construct {
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // With the JSON log format Lambda filters application logs by level (INFO unless told) and Powertools follows
+      // AWS_LAMBDA_LOG_LEVEL: keep the two equal so that logLevel "DEBUG" really logs DEBUG.
+      applicationLogLevelV2: lambda.ApplicationLogLevel[options.settings.logLevel],
       ...(options.deadLetterQueue ? { deadLetterQueue: options.deadLetterQueue } : {}),
       ...(options.retryAttempts === undefined ? {} : { retryAttempts: options.retryAttempts }),
     };
@@ -581,4 +580,37 @@ function findLockFile(from: string): string {
     if (parent === dir) throw new Error(`no lock file found above ${from}; NodejsFunction needs one to find the project root`);
     dir = parent;
   }
+}
+
+/**
+ * The repository's `functions/` directory: the nearest `functions/route.ts` above this module. Searched rather than
+ * fixed relative to this file, because SST bundles the stacks (and this construct) into a file elsewhere in the
+ * repository before it runs them.
+ */
+function defaultFunctionsDir(): string {
+  for (let dir = HERE; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "functions");
+    if (existsSync(path.join(candidate, ENTRY_FILES.router))) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(HERE, "../../../functions");
+  }
+}
+
+/**
+ * The `detail` part of the task-state rule's pattern: the configured clusters, each with the service groups
+ * (`service:<ecsService>`) configured in it, so that an event reaches the router only for a configured
+ * (cluster, service) pair. Several clusters are combined with `$or`.
+ */
+function taskEventDetailPattern(stack: Stack, config: DiscoverySyncConfig): Record<string, unknown> {
+  // Grouped by the cluster as configured (a name or an ARN); ARNs are made once per cluster.
+  const groupsByCluster = new Map<string, Set<string>>();
+  for (const service of config.services) {
+    const groups = groupsByCluster.get(service.cluster) ?? new Set<string>();
+    groups.add(`service:${service.ecsService}`);
+    groupsByCluster.set(service.cluster, groups);
+  }
+  const alternatives = [...groupsByCluster].map(([cluster, groups]) => ({
+    clusterArn: [clusterArn(stack, cluster)],
+    group: [...groups].sort(),
+  }));
+  return alternatives.length === 1 ? alternatives[0]! : { $or: alternatives };
 }

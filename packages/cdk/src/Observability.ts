@@ -8,8 +8,10 @@ import { METRIC_DIMENSIONS, METRICS, RECONCILE_RECORD, WRITE_TARGETS } from "./c
 
 /** Properties of {@link Observability}. @internal */
 export interface ObservabilityProps {
+  /** Configured service names (`services[].name`): the `Service` dimension of every reconcile metric. */
   readonly services: readonly string[];
   readonly metricsNamespace: string;
+  /** Powertools service name: the `service` dimension of every reconcile metric. */
   readonly serviceName: string;
   readonly documentAgeThreshold: Duration;
   readonly sweepRate: Duration;
@@ -23,12 +25,30 @@ export interface ObservabilityProps {
   readonly dashboardName?: string | undefined;
 }
 
+/** Period of the reconcile-failure alarms, and how many of how many periods must fail. */
+const FAILURE_PERIOD = Duration.minutes(5);
+const FAILURE_EVALUATION_PERIODS = 3;
+const FAILURE_DATAPOINTS_TO_ALARM = 2;
+
 /**
  * Alarms, the dashboard and the saved Logs Insights queries of a control plane.
  *
+ * Every reconcile metric is emitted with the dimensions `service` (Powertools) and `Service` (the configured
+ * service), `Writes` also with `Target`; CloudWatch matches dimension sets exactly, so every graph and alarm here
+ * names all of them, per configured service, and sums over services with metric math where a total is shown.
+ *
+ * Alarms:
+ * - `QueueDeadLettersNotEmpty`, `EventDeadLettersNotEmpty`: a dead-letter queue holds a message.
+ * - `ReconcileErrors<Service>`: reconciles of the service failed in 2 of the last 3 five-minute periods (a single
+ *   failure that the next receive repairs, such as a stale ECS read, does not page).
+ * - `ReconcileFunctionErrors`: invocations of the reconcile function failed (crash, timeout, bad configuration).
+ * - `DocumentStale<Service>`: the service's endpoint document has gone unconfirmed for longer than the threshold
+ *   (`DocumentAgeSeconds`) while the service has tasks (`TasksSeen`).
+ *
  * @example
  * ```ts
- * const { alarms, dashboard } = controlPlane.observability;
+ * const { alarms, dashboard, queries } = controlPlane.observability;
+ * alarms["QueueDeadLettersNotEmpty"]?.addAlarmAction(new actions.SnsAction(topic));
  * ```
  */
 export class Observability extends Construct {
@@ -66,89 +86,69 @@ export class Observability extends Construct {
       });
     }
 
-    // Reconcile errors: a failed reconcile (reported per message, not a Lambda error) or a crashed invocation.
-    addAlarm("ReconcileErrors", {
-      alarmDescription: "discovery-sync: reconciles fail; see the 'failures by reason' saved query",
-      metric: new cloudwatch.MathExpression({
-        label: "Failed reconciles + function errors",
-        expression: "FILL(failed, 0) + FILL(errors, 0)",
-        usingMetrics: {
-          failed: this.#metric(METRICS.failed, { statistic: "Sum", period: Duration.minutes(5) }),
-          errors: props.reconcileFunction.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
-        },
-        period: Duration.minutes(5),
-      }),
+    // Reconcile errors. A failed reconcile is reported per message (partial batch response), not as a Lambda error,
+    // so it is counted from the handler's own metric, per service; crashed invocations from Lambda's.
+    addAlarm("ReconcileFunctionErrors", {
+      alarmDescription: "discovery-sync: invocations of the reconcile function fail (crash, timeout or configuration); see its log group",
+      metric: props.reconcileFunction.metricErrors({ period: FAILURE_PERIOD, statistic: "Sum" }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-
-    // Stale documents, per service: the document is older than the threshold while the service has endpoints.
-    // Evaluated per sweep period; missing data is breaching, since every sweep produces a data point per service:
-    // silence means the pipeline stopped.
-    const period = Duration.seconds(Math.max(60, props.sweepRate.toSeconds()));
-    props.services.forEach((service) => {
-      addAlarm(`DocumentStale${alarmIdPart(service)}`, {
-        alarmDescription: `discovery-sync: the endpoint document of ${service} is older than ${props.documentAgeThreshold.toSeconds()} s while the service has tasks`,
+    const threshold = props.documentAgeThreshold.toSeconds();
+    // One sweep per period: every service then has at least one reconcile (and data point) per period.
+    const stalePeriod = Duration.seconds(Math.max(60, props.sweepRate.toSeconds()));
+    for (const [service, idPart] of alarmIdParts(props.services)) {
+      addAlarm(`ReconcileErrors${idPart}`, {
+        alarmDescription:
+          `discovery-sync: reconciles of ${service} fail in ${FAILURE_DATAPOINTS_TO_ALARM} of the last ${FAILURE_EVALUATION_PERIODS} ` +
+          `${FAILURE_PERIOD.toMinutes()}-minute periods; see the 'failures by reason' saved query`,
+        metric: this.#metric(METRICS.failed, { service, statistic: "Sum", period: FAILURE_PERIOD }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: FAILURE_EVALUATION_PERIODS,
+        datapointsToAlarm: FAILURE_DATAPOINTS_TO_ALARM,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      // Stale document: unconfirmed for longer than the threshold while the service has tasks. DocumentAgeSeconds is
+      // absent when a reconcile could not compare (it failed first): the expression then has no value and the alarm
+      // keeps its state (IGNORE), so a run of failures neither raises nor clears it; ReconcileErrors reports those.
+      addAlarm(`DocumentStale${idPart}`, {
+        alarmDescription: `discovery-sync: the endpoint document of ${service} has gone unconfirmed for more than ${threshold} s while the service has tasks`,
         metric: new cloudwatch.MathExpression({
           label: `${service} document stale`,
-          expression: `IF(ready > 0 AND age > ${props.documentAgeThreshold.toSeconds()}, 1, 0)`,
+          expression: `IF(tasks > 0 AND age > ${threshold}, 1, 0)`,
           usingMetrics: {
-            ready: this.#metric(METRICS.readyEndpoints, { service, statistic: "Maximum", period }),
-            age: this.#metric(METRICS.documentAgeSeconds, { service, statistic: "Maximum", period }),
+            tasks: this.#metric(METRICS.tasksSeen, { service, statistic: "Maximum", period: stalePeriod }),
+            age: this.#metric(METRICS.documentAgeSeconds, { service, statistic: "Maximum", period: stalePeriod }),
           },
-          period,
+          period: stalePeriod,
         }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 2,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
       });
-    });
+    }
     this.alarms = alarms;
 
-    // Saved queries over the one-record-per-reconcile log lines.
-    const f = RECONCILE_RECORD;
-    const isRecord = `message = "${f.message}"`;
+    // Saved queries over the one-record-per-reconcile log lines (docs/reconcile-record.md).
     const logGroups = [props.reconcileFunction.logGroup];
-    this.queries = [
-      new logs.QueryDefinition(this, "SlowestReconciles", {
-        queryDefinitionName: "discovery-sync/slowest-reconciles",
-        logGroups,
-        queryString: new logs.QueryString({
-          fields: ["@timestamp", f.service, f.durationMs, f.writesTotal, f.triggers, f.outcome, f.errorMessage],
-          filterStatements: [isRecord],
-          sort: `${f.durationMs} desc`,
-          limit: 50,
+    const definitions = reconcileQueries();
+    this.queries = (Object.keys(definitions) as (keyof typeof definitions)[]).map(
+      (queryId) =>
+        new logs.QueryDefinition(this, queryId, {
+          queryDefinitionName: definitions[queryId].name,
+          logGroups,
+          queryString: definitions[queryId].query,
         }),
-      }),
-      new logs.QueryDefinition(this, "FailuresByReason", {
-        queryDefinitionName: "discovery-sync/failures-by-reason",
-        logGroups,
-        queryString: new logs.QueryString({
-          filterStatements: [isRecord, `${f.outcome} = "failed"`],
-          statsStatements: [`count(*) as failures by ${f.service}, ${f.errorName}, ${f.errorReasons}.0`],
-          sort: "failures desc",
-        }),
-      }),
-      new logs.QueryDefinition(this, "ChurnByService", {
-        queryDefinitionName: "discovery-sync/churn-by-service",
-        logGroups,
-        queryString: new logs.QueryString({
-          filterStatements: [isRecord, `${f.writesTotal} > 0`],
-          statsStatements: [
-            `sum(${f.writesTotal}) as writes, sum(${f.documentsPublished}) as documentChanges, count(*) as changedReconciles by ${f.service}`,
-          ],
-          sort: "writes desc",
-        }),
-      }),
-    ];
+    );
 
-    this.dashboard = this.#buildDashboard();
+    this.dashboard = this.#buildDashboard(definitions);
   }
 
-  #buildDashboard(): cloudwatch.Dashboard {
+  #buildDashboard(queries: ReturnType<typeof reconcileQueries>): cloudwatch.Dashboard {
     const props = this.#props;
     const minute = Duration.minutes(1);
     const dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
@@ -157,21 +157,21 @@ export class Observability extends Construct {
     });
     const perService = (name: string, statistic: string, label: string): cloudwatch.IMetric[] =>
       props.services.map((service) => this.#metric(name, { service, statistic, period: minute, label: `${service} ${label}` }));
+    const reconcileLogs = [props.reconcileFunction.logGroup.logGroupName];
+
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: "Reconciles per minute",
         left: [
-          this.#metric(METRICS.succeeded, { statistic: "Sum", period: minute, label: "succeeded" }),
-          this.#metric(METRICS.failed, { statistic: "Sum", period: minute, label: "failed" }),
+          this.#sumOverServices("ok", METRICS.succeeded, { label: "succeeded", period: minute }),
+          this.#sumOverServices("failed", METRICS.failed, { label: "failed", period: minute }),
         ],
+        stacked: true,
         width: 12,
       }),
       new cloudwatch.GraphWidget({
         title: "Reconcile duration (ms), p50 / p99",
-        left: [
-          this.#metric(METRICS.durationMs, { statistic: "p50", period: minute, label: "p50" }),
-          this.#metric(METRICS.durationMs, { statistic: "p99", period: minute, label: "p99" }),
-        ],
+        left: [...perService(METRICS.durationMs, "p50", "p50"), ...perService(METRICS.durationMs, "p99", "p99")],
         width: 12,
       }),
     );
@@ -179,14 +179,17 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({
         title: "Writes by target",
         left: WRITE_TARGETS.map((target) =>
-          this.#metric(METRICS.writes, { target, statistic: "Sum", period: minute, label: target }),
+          this.#sumOverServices(`writes${target}`, METRICS.writes, { target, label: target, period: minute }),
         ),
         stacked: true,
         width: 12,
       }),
       new cloudwatch.GraphWidget({
-        title: "Ready endpoints per service",
-        left: perService(METRICS.readyEndpoints, "Maximum", "endpoints"),
+        title: "Endpoints per service",
+        left: [
+          ...perService(METRICS.readyEndpoints, "Maximum", "ready"),
+          ...perService(METRICS.drainingEndpoints, "Maximum", "draining"),
+        ],
         width: 12,
       }),
     );
@@ -194,7 +197,7 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({
         title: "Errors",
         left: [
-          this.#metric(METRICS.failed, { statistic: "Sum", period: minute, label: "reconciles failed" }),
+          this.#sumOverServices("errFailed", METRICS.failed, { label: "reconciles failed", period: minute }),
           props.routerFunction.metricErrors({ period: minute, label: "router errors" }),
           props.reconcileFunction.metricErrors({ period: minute, label: "reconcile errors" }),
           props.sweepFunction.metricErrors({ period: minute, label: "sweep errors" }),
@@ -202,8 +205,12 @@ export class Observability extends Construct {
         width: 8,
       }),
       new cloudwatch.GraphWidget({
-        title: "Work queue: age of oldest message (s)",
-        left: [props.queue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum" })],
+        title: "Queue age of oldest message (s)",
+        left: [
+          props.queue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum", label: "work queue" }),
+          props.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum", label: "work DLQ" }),
+          props.eventDeadLetterQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum", label: "event DLQ" }),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({
@@ -218,28 +225,78 @@ export class Observability extends Construct {
       }),
     );
     dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "Endpoint document age (s)",
+        left: perService(METRICS.documentAgeSeconds, "Maximum", "age"),
+        leftAnnotations: [{ value: props.documentAgeThreshold.toSeconds(), label: "stale threshold" }],
+        width: 12,
+      }),
+      new cloudwatch.AlarmStatusWidget({
+        title: "Alarms",
+        alarms: Object.values(this.alarms),
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
       new cloudwatch.LogQueryWidget({
         title: "Slowest reconciles",
-        logGroupNames: [props.reconcileFunction.logGroup.logGroupName],
-        queryLines: [
-          `fields @timestamp, ${RECONCILE_RECORD.service}, ${RECONCILE_RECORD.durationMs}, ${RECONCILE_RECORD.writesTotal}, ${RECONCILE_RECORD.outcome}`,
-          `filter message = "${RECONCILE_RECORD.message}"`,
-          `sort ${RECONCILE_RECORD.durationMs} desc`,
-          "limit 20",
-        ],
+        logGroupNames: reconcileLogs,
+        queryString: queries.SlowestReconciles.query.toString(),
+        width: 12,
+      }),
+      new cloudwatch.LogQueryWidget({
+        title: "Failures by reason",
+        logGroupNames: reconcileLogs,
+        queryString: queries.FailuresByReason.query.toString(),
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.LogQueryWidget({
+        title: "Churn by service",
+        logGroupNames: reconcileLogs,
+        queryString: queries.ChurnByService.query.toString(),
         width: 24,
       }),
     );
     return dashboard;
   }
 
+  /**
+   * The sum of one reconcile metric over every configured service (each series names its full dimension set;
+   * missing points count as 0). `idPrefix` keeps metric ids unique within a graph.
+   */
+  #sumOverServices(
+    idPrefix: string,
+    name: string,
+    options: { target?: string; label: string; period: Duration },
+  ): cloudwatch.MathExpression {
+    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+    this.#props.services.forEach((service, i) => {
+      usingMetrics[`${idPrefix}${i}`] = this.#metric(name, {
+        service,
+        statistic: "Sum",
+        period: options.period,
+        ...(options.target === undefined ? {} : { target: options.target }),
+      });
+    });
+    return new cloudwatch.MathExpression({
+      expression: Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(" + "),
+      usingMetrics,
+      label: options.label,
+      period: options.period,
+    });
+  }
+
   /** One metric of the reconcile handler, with the exact dimension set the handler emits. */
   #metric(
     name: string,
-    options: { service?: string; target?: string; statistic: string; period: Duration; label?: string },
+    options: { service: string; target?: string; statistic: string; period: Duration; label?: string },
   ): cloudwatch.Metric {
-    const dimensionsMap: Record<string, string> = { [METRIC_DIMENSIONS.powertoolsService]: this.#props.serviceName };
-    if (options.service !== undefined) dimensionsMap[METRIC_DIMENSIONS.service] = options.service;
+    const dimensionsMap: Record<string, string> = {
+      [METRIC_DIMENSIONS.powertoolsService]: this.#props.serviceName,
+      [METRIC_DIMENSIONS.service]: options.service,
+    };
     if (options.target !== undefined) dimensionsMap[METRIC_DIMENSIONS.target] = options.target;
     return new cloudwatch.Metric({
       namespace: this.#props.metricsNamespace,
@@ -250,14 +307,69 @@ export class Observability extends Construct {
       ...(options.label === undefined ? {} : { label: options.label }),
     });
   }
-
 }
 
-/** A construct-id-safe, stable form of a service name (ids are a contract: derived from the name, never an index). */
-function alarmIdPart(service: string): string {
-  return service
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join("");
+/** The saved Logs Insights queries, by construct id: read the reconcile record's real field paths. */
+function reconcileQueries() {
+  const f = RECONCILE_RECORD;
+  const isRecord = `message = "${f.message}"`;
+  return {
+    SlowestReconciles: {
+      name: "discovery-sync/slowest-reconciles",
+      query: new logs.QueryString({
+        fields: ["@timestamp", f.service, f.durationMs, f.writesTotal, f.triggers, f.outcome, f.errorMessage],
+        filterStatements: [isRecord],
+        sort: `${f.durationMs} desc`,
+        limit: 50,
+      }),
+    },
+    FailuresByReason: {
+      name: "discovery-sync/failures-by-reason",
+      query: new logs.QueryString({
+        filterStatements: [isRecord, `${f.outcome} = "failed"`],
+        statsStatements: [`count(*) as failures by ${f.service}, ${f.errorName}, ${f.errorReasons}.0`],
+        sort: "failures desc",
+      }),
+    },
+    ChurnByService: {
+      name: "discovery-sync/churn-by-service",
+      query: new logs.QueryString({
+        filterStatements: [isRecord, `${f.writesTotal} > 0`],
+        statsStatements: [
+          `sum(${f.writesTotal}) as writes, sum(${f.cloudMapRegistered} + ${f.cloudMapDeregistered}) as cloudMapWrites, ` +
+            `sum(${f.targetsRegistered} + ${f.targetsDeregistered}) as targetWrites, sum(${f.documentsPublished}) as documentChanges, ` +
+            `count(*) as changedReconciles by ${f.service}`,
+        ],
+        sort: "writes desc",
+      }),
+    },
+  } as const;
+}
+
+/**
+ * A construct-id-safe, stable form of each service name (ids are a contract: derived from the name, never from an
+ * index): `workflow-agent` gives `WorkflowAgent`.
+ *
+ * @throws Error when two names give the same id (for example `a.b` and `a-b`), naming both.
+ */
+function alarmIdParts(services: readonly string[]): Map<string, string> {
+  const parts = new Map<string, string>();
+  const owners = new Map<string, string>();
+  for (const service of services) {
+    const part = service
+      .split(/[^A-Za-z0-9]+/)
+      .filter(Boolean)
+      .map((word) => word[0]!.toUpperCase() + word.slice(1))
+      .join("");
+    const owner = owners.get(part);
+    if (owner !== undefined) {
+      throw new Error(
+        `services "${owner}" and "${service}" would share the alarm ids "DocumentStale${part}" and "ReconcileErrors${part}": ` +
+          "rename one so that the two differ in more than punctuation and the case of a first letter",
+      );
+    }
+    owners.set(part, service);
+    parts.set(service, part);
+  }
+  return parts;
 }

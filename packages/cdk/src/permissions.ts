@@ -58,20 +58,16 @@ export function reconcileStatements(
     statements.push(
       new iam.PolicyStatement({
         sid: "CloudMapInstances",
+        // What the reconciler calls: ListInstances (read), GetService (is health custom?), Register/DeregisterInstance.
+        // Not UpdateInstanceCustomHealthStatus nor GetOperation: the reconciler sets the initial health with
+        // AWS_INIT_HEALTH_STATUS and does not poll operations.
         actions: [
           "servicediscovery:DeregisterInstance",
           "servicediscovery:GetService",
           "servicediscovery:ListInstances",
           "servicediscovery:RegisterInstance",
-          "servicediscovery:UpdateInstanceCustomHealthStatus",
         ],
         resources: cloudMapServiceArns,
-      }),
-      new iam.PolicyStatement({
-        sid: "CloudMapOperations",
-        // GetOperation supports no resource-level permissions (operations have no ARN).
-        actions: ["servicediscovery:GetOperation"],
-        resources: ["*"],
       }),
       new iam.PolicyStatement({
         sid: "CloudMapRoute53Records",
