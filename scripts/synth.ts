@@ -5,10 +5,16 @@
  * The stack functions of `stacks/` are called through a minimal adapter: they use only `app.stage` and the CDK
  * `Stack` API, so a plain `cdk.App` and `cdk.Stack` stand in for SST's.
  *
+ * It is also the app of `cdk.json`, so the CDK CLI deploys the same stacks (`npx cdk deploy -c stage=prod ...`).
+ *
+ * Stage: `--stage <name>`, else the CDK context `stage` (`-c stage=<name>`), else `SST_STAGE`, default `local`.
  * Configuration: `DISCOVERY_SYNC_CONFIG_FILE`, else `discovery-sync.<stage>.config.json`, else
- * `discovery-sync.config.json`; when none exists, `stacks/config/example.json` (said so on the output).
- * Stage: `--stage <name>` or `SST_STAGE`, default `local`. Output: `--outdir <dir>`, default `cdk.out`.
- * The example workload's image: `WORKFLOW_AGENT_IMAGE`, else a placeholder (said so on the output).
+ * `discovery-sync.config.json`. Output: `--outdir <dir>`, else the CDK CLI's `CDK_OUTDIR`, else `cdk.out`.
+ * The example workload's image: `WORKFLOW_AGENT_IMAGE`.
+ *
+ * Run by hand (to read the templates), a missing configuration falls back to `stacks/config/example.json` and a
+ * missing image to a placeholder, both said on the output. Run by the CDK CLI (which sets `CDK_OUTDIR`), neither
+ * falls back: a deploy never ships the example's made-up ids, and the example stack exists only with an image.
  *
  * @example
  * ```sh
@@ -28,21 +34,24 @@ const flag = (name: string): string | undefined => {
   const at = process.argv.indexOf(name);
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
-const stage = flag("--stage") ?? process.env["SST_STAGE"] ?? "local";
+const underCdkCli = process.env["CDK_OUTDIR"] !== undefined;
+const outdir = path.resolve(flag("--outdir") ?? process.env["CDK_OUTDIR"] ?? path.join(repoRoot, "cdk.out"));
+const app = new App({ outdir });
+const stageContext: unknown = app.node.tryGetContext("stage");
+const stage = flag("--stage") ?? (typeof stageContext === "string" ? stageContext : undefined) ?? process.env["SST_STAGE"] ?? "local";
 const appName = "discovery-sync";
-const outdir = path.resolve(flag("--outdir") ?? path.join(repoRoot, "cdk.out"));
 
 const stageFiles = [`discovery-sync.${stage}.config.json`, "discovery-sync.config.json"].map((f) => path.join(repoRoot, f));
-if (process.env[CONFIG_FILE_ENV_VAR] === undefined && !stageFiles.some((f) => existsSync(f))) {
+if (!underCdkCli && process.env[CONFIG_FILE_ENV_VAR] === undefined && !stageFiles.some((f) => existsSync(f))) {
   process.env[CONFIG_FILE_ENV_VAR] = path.join(repoRoot, "stacks/config/example.json");
   console.log(`no discovery-sync.${stage}.config.json or discovery-sync.config.json: using stacks/config/example.json`);
 }
-if (process.env[WORKLOAD_IMAGE_ENV_VAR] === undefined) {
+const withExample = !underCdkCli || process.env[WORKLOAD_IMAGE_ENV_VAR] !== undefined;
+if (!underCdkCli && process.env[WORKLOAD_IMAGE_ENV_VAR] === undefined) {
   process.env[WORKLOAD_IMAGE_ENV_VAR] = "public.ecr.aws/docker/library/busybox:stable";
   console.log(`${WORKLOAD_IMAGE_ENV_VAR} is not set: the example workload's template names a placeholder image`);
 }
 
-const app = new App({ outdir });
 /** What an SST v2 stack function reads from its context, built on plain CDK. */
 function run<T>(fn: (ctx: StackContext) => T, id: string): T {
   // SST names stacks <stage>-<app>-<id>; do the same so templates and deploys line up.
@@ -56,7 +65,7 @@ function run<T>(fn: (ctx: StackContext) => T, id: string): T {
 
 try {
   run(DiscoverySync, "DiscoverySync");
-  run(ExampleWorkload, "ExampleWorkload");
+  if (withExample) run(ExampleWorkload, "ExampleWorkload");
   const assembly = app.synth();
   console.log(`synthesised to ${path.relative(process.cwd(), outdir) || outdir}/:`);
   for (const stack of assembly.stacks) {
