@@ -39,9 +39,9 @@ export interface EndpointResolverOptions {
    * `/` (`discovery:////discovery/x/endpoints`) name the parameter directly. @default "/discovery/{service}/endpoints"
    */
   readonly parameterNameTemplate?: string;
-  /** Options for the readers created per parameter (all but `parameterName`). */
+  /** Options for the readers created per parameter (all but `parameterName`). Not with `createReader`. */
   readonly readerOptions?: Omit<EndpointReaderOptions, "parameterName">;
-  /** Builds the reader for a parameter instead (shared by every channel of that parameter). */
+  /** Builds the reader for a parameter instead (shared by every channel of that parameter). Not with `readerOptions`. */
   readonly createReader?: (parameterName: string) => EndpointReader;
   /** Load-balancing policy sent as the service config. @default "round_robin" */
   readonly loadBalancingPolicy?: "round_robin" | "pick_first";
@@ -114,8 +114,20 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
       "expected a whole number of milliseconds, 0 or more",
     );
   }
+  if (options.createReader !== undefined && options.readerOptions !== undefined) {
+    // readerOptions would be ignored silently: the reader is whatever createReader builds.
+    throw new InvalidOptionError("readerOptions", options.readerOptions, "give createReader or readerOptions, not both");
+  }
   const readerOptions = options.readerOptions ?? {};
   assertRecord("readerOptions", readerOptions as unknown);
+  const fixedName = (readerOptions as { parameterName?: unknown }).parameterName;
+  if (fixedName !== undefined) {
+    throw new InvalidOptionError(
+      "readerOptions.parameterName",
+      fixedName,
+      "leave it out; each channel's target names the parameter",
+    );
+  }
   const build =
     options.createReader ?? ((parameterName: string) => createEndpointReader({ ...readerOptions, parameterName }));
   if (typeof build !== "function") throw new InvalidOptionError("createReader", build, "expected a function");
