@@ -83,5 +83,11 @@ describe("registerReaderMetrics", () => {
     const reader = make("/discovery/a/endpoints");
     expect(() => registerReaderMetrics(reader, { prefix: "bad prefix" })).toThrow(/invalid option prefix/);
     expect(() => registerReaderMetrics({} as EndpointReader)).toThrow(/invalid option reader/);
+    expect(() => registerReaderMetrics(reader, { registry: {} as Registry })).toThrow(
+      /invalid option registry: expected a prom-client Registry \(given \{\}\)/,
+    );
+    expect(() => registerReaderMetrics(reader, { registry: "default" as unknown as Registry })).toThrow(
+      /invalid option registry: .*\(given "default"\)/,
+    );
   });
 });

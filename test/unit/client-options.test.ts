@@ -13,6 +13,7 @@ import {
 } from "@discovery-sync/client";
 
 const parameterName = "/discovery/workflow-agent/endpoints";
+const noEndpoints = async (): Promise<never[]> => [];
 
 function optionError(run: () => unknown): InvalidOptionError {
   try {
@@ -41,6 +42,7 @@ describe("createEndpointReader option validation", () => {
     ["envOverride empty", { envOverride: "" }, "envOverride", ""],
     ["fallbacks not an array", { fallbacks: { name: "x" } }, "fallbacks", { name: "x" }],
     ["fallback without resolve", { fallbacks: [{ name: "x" }] }, "fallbacks[0]", { name: "x" }],
+    ["fallback with an empty name", { fallbacks: [{ name: " ", resolve: noEndpoints }] }, "fallbacks[0]", { name: " ", resolve: noEndpoints }],
     ["backoff.initialMs zero", { backoff: { initialMs: 0 } }, "backoff.initialMs", 0],
     ["backoff.maxMs below initialMs", { backoff: { initialMs: 5000, maxMs: 10 } }, "backoff.maxMs", 10],
     ["unknown backoff key", { backoff: { initial: 5 } }, "backoff.initial", 5],

@@ -67,4 +67,17 @@ describe("detectEcsZone", () => {
     expect(await detectEcsZone({ env: { ECS_CONTAINER_METADATA_URI_V4: `http://127.0.0.1:${port}/v4/abc` } })).toBe("us-east-1b");
     expect(await detectEcsZone({ env: {} })).toBeUndefined();
   });
+
+  it.each([
+    ["timeoutMs", { timeoutMs: -1 }, -1],
+    ["timeoutMs", { timeoutMs: "1000" }, "1000"],
+    ["env", { env: "ECS_CONTAINER_METADATA_URI_V4=http://x" }, "ECS_CONTAINER_METADATA_URI_V4=http://x"],
+    ["timeout", { timeout: 5 }, 5],
+  ])("rejects an invalid %s instead of answering undefined", async (option, options, value) => {
+    // Act
+    const result = detectEcsZone({ env: { ECS_CONTAINER_METADATA_URI_V4: "http://127.0.0.1:9" }, ...options } as never);
+
+    // Assess
+    await expect(result).rejects.toMatchObject({ name: "InvalidOptionError", option, value });
+  });
 });

@@ -173,6 +173,7 @@ describe("background refresh", () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(ssm.calls).toBe(1);
     await expect(r.endpoints()).rejects.toBeInstanceOf(ReaderClosedError);
+    await expect(r.document()).rejects.toMatchObject({ name: "ReaderClosedError", parameterName });
     expect(r.status().closed).toBe(true);
   });
 });

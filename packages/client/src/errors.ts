@@ -164,8 +164,11 @@ export class EndpointsUnavailableError extends DiscoveryClientError {
  */
 export class ReaderClosedError extends DiscoveryClientError {
   public override readonly name = "ReaderClosedError";
+  /** The SSM parameter the closed reader served. */
+  public readonly parameterName: string;
   public constructor(parameterName: string) {
     super(`the endpoint reader of ${JSON.stringify(parameterName)} is closed`);
+    this.parameterName = parameterName;
   }
 }
 

@@ -95,6 +95,7 @@ export function zoneAwarePicker(options: ZoneAwareOptions): EndpointPicker {
 /**
  * The availability zone of the ECS task this code runs in, from the task metadata endpoint v4
  * (`$ECS_CONTAINER_METADATA_URI_V4/task`, field `AvailabilityZone`), or `undefined` outside ECS or on failure.
+ * Invalid options reject with `InvalidOptionError` (a mistake, not a failure to hide behind `undefined`).
  *
  * @example
  * ```ts
@@ -105,10 +106,14 @@ export function zoneAwarePicker(options: ZoneAwareOptions): EndpointPicker {
 export async function detectEcsZone(
   options: { readonly env?: Readonly<Record<string, string | undefined>>; readonly timeoutMs?: number } = {},
 ): Promise<string | undefined> {
+  assertRecord("options", options as unknown);
+  assertKnownKeys("", options as Record<string, unknown>, ["env", "timeoutMs"]);
+  if (options.env !== undefined) assertRecord("env", options.env);
+  const timeoutMs = integerInRange("timeoutMs", options.timeoutMs, 1_000, 1, 60_000);
   const base = (options.env ?? process.env).ECS_CONTAINER_METADATA_URI_V4;
   if (base === undefined || base === "") return undefined;
   try {
-    const response = await fetch(`${base}/task`, { signal: AbortSignal.timeout(options.timeoutMs ?? 1_000) });
+    const response = await fetch(`${base}/task`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) return undefined;
     const body = (await response.json()) as { AvailabilityZone?: unknown };
     return typeof body.AvailabilityZone === "string" && body.AvailabilityZone !== "" ? body.AvailabilityZone : undefined;

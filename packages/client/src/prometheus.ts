@@ -62,6 +62,15 @@ export function registerReaderMetrics(reader: EndpointReader, options: ReaderMet
   assertRecord("options", options as unknown);
   assertKnownKeys("", options as Record<string, unknown>, ["registry", "prefix"]);
   const registry = options.registry ?? defaultRegistry;
+  const candidate = registry as Partial<Registry> | null;
+  if (
+    typeof candidate !== "object" ||
+    candidate === null ||
+    typeof candidate.registerMetric !== "function" ||
+    typeof candidate.getSingleMetric !== "function"
+  ) {
+    throw new InvalidOptionError("registry", registry, "expected a prom-client Registry");
+  }
   const prefix = options.prefix ?? "discovery_client_";
   if (typeof prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
     throw new InvalidOptionError("prefix", prefix, "expected a Prometheus metric name prefix");

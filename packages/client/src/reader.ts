@@ -644,12 +644,15 @@ function validateFallbacks(value: unknown): readonly EndpointFallback[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new InvalidOptionError("fallbacks", value, "expected an array of fallbacks");
   value.forEach((fallback: unknown, index) => {
+    const name = (fallback as Partial<EndpointFallback> | null)?.name;
     const ok =
       typeof fallback === "object" &&
       fallback !== null &&
-      typeof (fallback as EndpointFallback).name === "string" &&
+      typeof name === "string" &&
+      name.trim() !== "" &&
       typeof (fallback as EndpointFallback).resolve === "function";
-    if (!ok) throw new InvalidOptionError(`fallbacks[${index}]`, fallback, "expected { name: string, resolve() }");
+    // The name labels errors, refresh events and metrics: an empty one would make them unreadable.
+    if (!ok) throw new InvalidOptionError(`fallbacks[${index}]`, fallback, "expected { name: non-empty string, resolve() }");
   });
   return Object.freeze([...(value as EndpointFallback[])]);
 }
