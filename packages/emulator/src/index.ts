@@ -1,5 +1,6 @@
 export { EmulatorError, EmulatorNotInstalledError } from "./errors.js";
 export { startEmulator, findFreePort, type StartEmulatorOptions, type RunningEmulator } from "./launcher.js";
 export { accountPlugin, randomAccountId, motoAccountHeader, emulatorCredentials } from "./account.js";
+export { requestCounter, type RequestCounter } from "./request-counter.js";
 export * from "./world.js";
 export * from "./lambda-runtime.js";
