@@ -250,13 +250,14 @@ export class DiscoverySyncControlPlane extends Construct {
       // Lambda adds no AWS_NODEJS_CONNECTION_REUSE_ENABLED need on SDK v3 (keep-alive is the default).
       NODE_OPTIONS: "--enable-source-maps",
     };
-    // The queue URL is a token here; its real length is at most ~120 bytes (https://sqs.<region>.amazonaws.com/<acct>/<name>.fifo).
-    const queueUrlBytes = QUEUE_URL_ENV_VAR.length + 128;
-    const environmentBytes =
-      Object.entries(baseEnvironment).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v), 0) +
-      queueUrlBytes +
-      CONFIG_ENV_VAR.length +
-      validated.estimatedBytes;
+    // Lambda measures the environment as the JSON of the variables map (its error quotes the "String measured":
+    // {"KEY":"value",...}): quotes, separators and the escaping of the JSON configuration count, about one byte per
+    // quote of the configuration more than its own size. The queue URL is a token here: count its longest form,
+    // https://sqs.<14-character region>.amazonaws.com.cn/<account>/<80-character name>, 137 bytes.
+    const environmentBytes = Buffer.byteLength(
+      JSON.stringify({ ...baseEnvironment, [QUEUE_URL_ENV_VAR]: "u".repeat(137), [CONFIG_ENV_VAR]: validated.estimatedJson }),
+      "utf8",
+    );
     const delivery: Exclude<ConfigDelivery, "auto"> =
       settings.configDelivery === "auto"
         ? environmentBytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES

@@ -19,6 +19,8 @@ export interface ValidatedConfig {
   readonly config: DiscoverySyncConfig;
   /** Size in bytes of the JSON once CloudFormation has resolved the tokens (an upper bound when there are tokens). */
   readonly estimatedBytes: number;
+  /** The JSON with the longest possible values in place of the tokens: what {@link estimatedBytes} measures. */
+  readonly estimatedJson: string;
   /** Whether any value is a token. */
   readonly hasTokens: boolean;
 }
@@ -78,10 +80,12 @@ export function validateConfig(input: unknown, source = "configuration"): Valida
     );
   }
   const parsed = parseConfig(probe, source);
+  const estimatedJson = JSON.stringify(parsed);
   return {
     // parseConfig returns the placeholders; deploy the caller's values (parsed shape, original token strings).
     config: hasTokens ? (input as DiscoverySyncConfig) : parsed,
-    estimatedBytes: Buffer.byteLength(JSON.stringify(parsed), "utf8"),
+    estimatedBytes: Buffer.byteLength(estimatedJson, "utf8"),
+    estimatedJson,
     hasTokens,
   };
 }
