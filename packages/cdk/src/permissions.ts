@@ -83,19 +83,18 @@ export function reconcileStatements(
       }),
       new iam.PolicyStatement({
         sid: "CloudMapRoute53Lookups",
-        // ListHostedZonesByName and CreateHealthCheck support no resource-level permissions; the health-check actions
-        // are used by Cloud Map when a service has a Route 53 health check (HealthCheckConfig), and a health check id
-        // is not known in advance. ec2:DescribeInstances is required by RegisterInstance when the instance attributes
-        // name an EC2 instance (AWS_EC2_INSTANCE_ID) and supports no resource-level permissions for this use.
-        actions: [
-          "ec2:DescribeInstances",
-          "route53:CreateHealthCheck",
-          "route53:DeleteHealthCheck",
-          "route53:GetHealthCheck",
-          "route53:ListHostedZonesByName",
-          "route53:UpdateHealthCheck",
-        ],
+        // ListHostedZonesByName and CreateHealthCheck support no resource-level permissions. ec2:DescribeInstances is
+        // required by RegisterInstance when the instance attributes name an EC2 instance (AWS_EC2_INSTANCE_ID) and
+        // supports no resource-level permissions for this use.
+        actions: ["ec2:DescribeInstances", "route53:CreateHealthCheck", "route53:ListHostedZonesByName"],
         resources: ["*"],
+      }),
+      new iam.PolicyStatement({
+        sid: "CloudMapRoute53HealthChecks",
+        // Used by Cloud Map when a service has a Route 53 health check (HealthCheckConfig). These actions support the
+        // healthcheck resource type; the ids are Cloud Map's own and not known in advance, so any health check.
+        actions: ["route53:DeleteHealthCheck", "route53:GetHealthCheck", "route53:UpdateHealthCheck"],
+        resources: [`arn:${stack.partition}:route53:::healthcheck/*`],
       }),
     );
   }
