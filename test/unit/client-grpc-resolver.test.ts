@@ -298,6 +298,45 @@ describe("registerEndpointResolver options", () => {
     ).toThrow(expect.objectContaining({ name: "InvalidOptionError", option: "readerOptions", value: { refreshIntervalMs: 5_000 } }));
   });
 
+  it.each([
+    ["jitter", { jitter: 5 }, "readerOptions.jitter", 5],
+    ["a misspelt option", { refreshInterval: 1_000 }, "readerOptions.refreshInterval", 1_000],
+    ["a nested option", { backoff: { initialMs: 0 } }, "readerOptions.backoff.initialMs", 0],
+  ])("names a bad reader option (%s) as the caller wrote it, under readerOptions", (_case, readerOptions, option, value) => {
+    // Act
+    let caught: unknown;
+    try {
+      registerEndpointResolver({ scheme: `options-test-${++schemeCounter}`, readerOptions: readerOptions as never });
+    } catch (error) {
+      caught = error;
+    }
+
+    // Assess
+    expect(caught).toBeInstanceOf(InvalidOptionError);
+    const error = caught as InvalidOptionError;
+    expect(error.option).toBe(option);
+    expect(error.value).toEqual(value);
+    expect(error.message).toContain(`invalid option ${option}:`);
+    expect(error.cause).toBeInstanceOf(InvalidOptionError);
+    expect((error.cause as InvalidOptionError).option).toBe(option.slice("readerOptions.".length));
+  });
+
+  it("names parameterNameTemplate when the template makes an invalid parameter name", () => {
+    // Act + Assess
+    expect(() =>
+      registerEndpointResolver({
+        scheme: `options-test-${++schemeCounter}`,
+        parameterNameTemplate: "/discovery/{service} endpoints",
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        name: "InvalidOptionError",
+        option: "parameterNameTemplate",
+        value: "/discovery/{service} endpoints",
+      }),
+    );
+  });
+
   it("refuses readerOptions.parameterName: each channel's target names the parameter", () => {
     // Act + Assess
     expect(() =>

@@ -66,6 +66,27 @@ describe("createEndpointReader option validation", () => {
     expect(error.name).toBe("InvalidOptionError");
   });
 
+  it.each([
+    ["below the default refreshIntervalMs", { maxStaleMs: 10_000 }, 10_000, 30_000],
+    ["below a given refreshIntervalMs", { refreshIntervalMs: 60_000, maxStaleMs: 59_999 }, 59_999, 60_000],
+    ["of 0", { maxStaleMs: 0 }, 0, 30_000],
+  ])("rejects maxStaleMs %s: reads past it would wait on GetParameter", (_case, overrides, value, interval) => {
+    // Act
+    const error = optionError(() => createEndpointReader({ parameterName, lambdaExtension: false, ...overrides }));
+
+    // Assess
+    expect(error.option).toBe("maxStaleMs");
+    expect(error.value).toBe(value);
+    expect(error.message).toContain(`must be at least refreshIntervalMs = ${interval}`);
+    expect(error.message).toContain(`(given ${value})`);
+  });
+
+  it("accepts maxStaleMs equal to refreshIntervalMs, and a refreshIntervalMs above 5 minutes without maxStaleMs", () => {
+    // Act + Assess: neither throws (the default maxStaleMs follows a refreshIntervalMs longer than 5 minutes)
+    createEndpointReader({ parameterName, lambdaExtension: false, refreshIntervalMs: 60_000, maxStaleMs: 60_000 }).close();
+    createEndpointReader({ parameterName, lambdaExtension: false, refreshIntervalMs: 3_600_000 }).close();
+  });
+
   it("rejects a malformed override value when the reader is created, naming the variable", () => {
     const error = optionError(() =>
       createEndpointReader({ parameterName, envOverride: "WORKFLOW_SERVICE_ENDPOINTS", env: { WORKFLOW_SERVICE_ENDPOINTS: "localhost" } }),

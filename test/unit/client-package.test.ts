@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { build } from "esbuild";
@@ -60,6 +60,46 @@ describe("@discovery-sync/client package", () => {
     expect(manifest.sideEffects).toBe(false);
     expect(manifest.files).toContain("dist");
     expect(manifest.scripts.build).toContain("tsconfig.build.json");
+  });
+
+  it("ships every file it lists in files (dist is built by prepack)", () => {
+    // Prepare: plain entries only; "!..." entries exclude, and dist exists only after a build
+    const listed = manifest.files.filter((entry) => !entry.startsWith("!") && entry !== "dist");
+
+    // Assess
+    expect(listed).toContain("README.md");
+    for (const entry of listed) expect(existsSync(`${packageDir}${entry}`), `${entry} is listed in files`).toBe(true);
+  });
+
+  it("has a README whose imports from the package name real exports of real entry points", async () => {
+    // Prepare
+    const readme = readFileSync(`${packageDir}README.md`, "utf8");
+    const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    const imports = snippets.flatMap((code) =>
+      [...code.matchAll(/import \{([^}]+)\} from "(@discovery-sync\/client[^"]*)"/g)].map((match) => ({
+        names: match[1]!.split(",").map((name) => name.trim()).filter((name) => name !== "" && !name.startsWith("type ")),
+        specifier: match[2]!,
+      })),
+    );
+
+    // Assess
+    expect(imports.map((entry) => entry.specifier).sort()).toEqual(
+      expect.arrayContaining([
+        "@discovery-sync/client",
+        "@discovery-sync/client/cloudmap",
+        "@discovery-sync/client/grpc",
+        "@discovery-sync/client/prometheus",
+      ]),
+    );
+    for (const { names, specifier } of imports) {
+      expect(Object.keys(manifest.exports)).toContain(`.${specifier.slice("@discovery-sync/client".length)}`);
+      const module = (await import(specifier)) as Record<string, unknown>;
+      for (const name of names) expect(module[name], `${name} from ${specifier}`).toBeDefined();
+    }
+    for (const subpath of Object.keys(manifest.exports)) {
+      if (subpath === "." || subpath === "./package.json") continue;
+      expect(readme).toContain(`@discovery-sync/client/${subpath.slice(2)}`);
+    }
   });
 
   it("names every subpath export after its source file (the convention vitest.config.ts aliases by)", () => {

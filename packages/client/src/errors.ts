@@ -42,10 +42,13 @@ export class InvalidOptionError extends DiscoveryClientError {
   public readonly option: string;
   /** The value that was given. */
   public readonly value: unknown;
+  /** What a valid value looks like, for example `expected an integer from 100 to 86400000`. */
+  public readonly expectation: string;
   public constructor(option: string, value: unknown, expectation: string, options?: { cause?: unknown }) {
     super(`invalid option ${option}: ${expectation} (given ${describeValue(value)})`, options);
     this.option = option;
     this.value = value;
+    this.expectation = expectation;
   }
 }
 

@@ -132,7 +132,19 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     options.createReader ?? ((parameterName: string) => createEndpointReader({ ...readerOptions, parameterName }));
   if (typeof build !== "function") throw new InvalidOptionError("createReader", build, "expected a function");
   // Validate reader options now, not on the first channel: a bad option should fail at start-up.
-  if (options.createReader === undefined) build(template.replace("{service}", "validation")).close();
+  if (options.createReader === undefined) {
+    try {
+      build(template.replace("{service}", "validation")).close();
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      // The parameter name comes from the template (readerOptions.parameterName was refused above).
+      if (error.option === "parameterName") {
+        throw new InvalidOptionError("parameterNameTemplate", template, error.expectation, { cause: error });
+      }
+      // The reader names its own option (`jitter`); the caller wrote `readerOptions.jitter`.
+      throw new InvalidOptionError(`readerOptions.${error.option}`, error.value, error.expectation, { cause: error });
+    }
+  }
 
   const serviceConfig: ServiceConfig = { loadBalancingConfig: [{ [policy]: {} }], methodConfig: [] };
   const shared = new Map<string, { reader: EndpointReader; users: number }>();

@@ -77,7 +77,13 @@ export interface EndpointReaderOptions {
   /**
    * How long (ms) the last good list may still be served while refreshes fail; past it `endpoints()` rejects with
    * {@link EndpointsUnavailableError}. `Infinity` serves the last good list forever (Eureka's choice; watch the
-   * `seconds since last good refresh` metric then). @default 300 000 (5 minutes)
+   * `seconds since last good refresh` metric then).
+   *
+   * Must be at least `refreshIntervalMs` (an {@link InvalidOptionError} otherwise): the list is only refreshed every
+   * `refreshIntervalMs`, so a shorter limit would make every read between the two wait on a new GetParameter
+   * instead of answering from memory, and a single failed refresh would leave no list to serve. Give it several
+   * intervals (the default is ten) so a list survives a few failed refreshes and their backoff.
+   * @default 300 000 (5 minutes), or `refreshIntervalMs` when that is longer
    */
   readonly maxStaleMs?: number;
   /**
@@ -314,7 +320,17 @@ class Reader implements EndpointReader {
     this.#ssmClient = options.ssmClient;
     this.#refreshIntervalMs = integerInRange("refreshIntervalMs", options.refreshIntervalMs, 30_000, 100, 86_400_000);
     this.#jitter = fractionInRange("jitter", options.jitter, 0.1, 1);
-    this.#maxStaleMs = durationOrInfinity("maxStaleMs", options.maxStaleMs, 300_000, 0);
+    const defaultMaxStaleMs = Math.max(300_000, this.#refreshIntervalMs);
+    this.#maxStaleMs = durationOrInfinity("maxStaleMs", options.maxStaleMs, defaultMaxStaleMs, 0);
+    if (this.#maxStaleMs < this.#refreshIntervalMs) {
+      // The list is only refreshed every refreshIntervalMs: reads past maxStaleMs would wait on GetParameter.
+      throw new InvalidOptionError(
+        "maxStaleMs",
+        options.maxStaleMs,
+        `must be at least refreshIntervalMs = ${this.#refreshIntervalMs}, or reads between the two would wait on ` +
+          "a new GetParameter instead of answering from memory",
+      );
+    }
     this.#requestTimeoutMs = integerInRange("requestTimeoutMs", options.requestTimeoutMs, 5_000, 1, 600_000);
     this.#withDecryption = optionalBoolean("withDecryption", options.withDecryption, false);
     if (options.backoff !== undefined) {
