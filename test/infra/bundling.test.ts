@@ -1,0 +1,68 @@
+/**
+ * The DiscoverySync stack synthesised the way it deploys: the functions bundled for real by the construct
+ * (NodejsFunction, local esbuild, the `source` condition), once. Checks the assets and that each bundle starts.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FunctionRole } from "@discovery-sync/cdk";
+import { sdkCallsOf } from "./support/sdkCommands.js";
+import { EXAMPLE_CONFIG_FILE, FUNCTION_ENTRIES, repoRoot, synthDiscoverySyncStack } from "./support/stacks.js";
+
+const ROLES: readonly FunctionRole[] = ["router", "reconcile", "sweep"];
+
+let outdir: string;
+let synthesised: ReturnType<typeof synthDiscoverySyncStack>;
+const bundleOf = (role: FunctionRole): string => {
+  const code = synthesised.json.Resources[synthesised.functionIds[role]]!.Properties!["Code"] as { S3Key: string };
+  return path.join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`, "index.mjs");
+};
+
+beforeAll(() => {
+  outdir = mkdtempSync(path.join(tmpdir(), "discovery-sync-synth-"));
+  synthesised = synthDiscoverySyncStack({ configFile: EXAMPLE_CONFIG_FILE, outdir });
+}, 120_000);
+
+afterAll(() => {
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+describe("DiscoverySync stack with the functions bundled", () => {
+  it("bundles each function into an ESM asset of its own, run as index.handler on nodejs22.x", () => {
+    const bundles = ROLES.map(bundleOf);
+    for (const [i, role] of ROLES.entries()) {
+      const fn = synthesised.json.Resources[synthesised.functionIds[role]]!.Properties!;
+      expect(fn).toMatchObject({ Handler: "index.handler", Runtime: "nodejs22.x" });
+      expect(existsSync(bundles[i]!), `${role}: ${bundles[i]}`).toBe(true);
+      expect(existsSync(`${bundles[i]}.map`)).toBe(true);
+    }
+    expect(new Set(bundles).size).toBe(3);
+  });
+
+  it.each(ROLES)("%s: the bundle carries the AWS SDK operations its source sends (the IAM check's input)", async (role) => {
+    const bundle = readFileSync(bundleOf(role), "utf8");
+    const { calls } = await sdkCallsOf(path.relative(repoRoot, FUNCTION_ENTRIES[role]));
+    expect(calls.length).toBeGreaterThan(0);
+    for (const { operation } of calls) expect(bundle, operation).toContain(`"${operation}"`);
+  });
+
+  it.each(ROLES)("%s: the bundle loads and exports a handler, with the configuration from the environment", (role) => {
+    const script = `const m = await import(${JSON.stringify(`file://${bundleOf(role)}`)}); process.stdout.write(typeof m.handler);`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        DISCOVERY_SYNC_CONFIG: readFileSync(EXAMPLE_CONFIG_FILE, "utf8"),
+        DISCOVERY_SYNC_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/queue.fifo",
+      },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(out).toBe("function");
+  });
+});
