@@ -293,8 +293,8 @@ describe("dashboard and saved queries", () => {
 
   it("saves the slowest-reconciles, failures-by-reason and churn-by-service queries over the reconcile log group", () => {
     const reconcileLogGroup = props(ids.reconcile)["LoggingConfig"]["LogGroup"];
-    const queries = Object.fromEntries(
-      resourcesOfType(json, "AWS::Logs::QueryDefinition").map(([, q]) => [q.Properties!["Name"], q.Properties!]),
+    const queries: Record<string, Record<string, any>> = Object.fromEntries(
+      resourcesOfType(json, "AWS::Logs::QueryDefinition").map(([, q]) => [String(q.Properties!["Name"]), q.Properties!]),
     );
     expect(Object.keys(queries).sort()).toEqual([
       "discovery-sync/churn-by-service",
