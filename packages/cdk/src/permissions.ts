@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type { IConstruct } from "constructs";
-import { clusterNameOf, type DiscoverySyncConfig } from "@discovery-sync/core";
+import type { DiscoverySyncConfig } from "@discovery-sync/core";
 
 /**
  * The IAM statements of the reconcile function, derived from the configuration: exact actions, scoped to the
@@ -20,7 +20,6 @@ export function reconcileStatements(
   options: { readonly hostedZoneIds?: readonly string[] | undefined },
 ): iam.PolicyStatement[] {
   const stack = Stack.of(scope);
-  const clusterNames = unique(config.services.map((s) => clusterNameOf(s.cluster)));
   const clusterArns = unique(config.services.map((s) => clusterArn(stack, s.cluster)));
   const statements: iam.PolicyStatement[] = [
     new iam.PolicyStatement({
@@ -35,9 +34,8 @@ export function reconcileStatements(
       sid: "EcsDescribeTasks",
       // Task ARNs carry the cluster name (long ARN format, the default since 2021): task/<cluster>/<id>.
       actions: ["ecs:DescribeTasks"],
-      resources: clusterNames.map((name) =>
-        stack.formatArn({ service: "ecs", resource: "task", resourceName: `${name}/*` }),
-      ),
+      // A cluster given by ARN keeps its partition, Region and account.
+      resources: unique(clusterArns.map((arn) => arn.replace(/:cluster\/([^/]+)$/, ":task/$1/*"))),
     }),
     new iam.PolicyStatement({
       sid: "EcsDescribeTaskDefinition",
