@@ -1,5 +1,6 @@
 import type { TestProject } from "vitest/node";
-import { startEmulator, type RunningEmulator } from "@discovery-sync/emulator";
+// The launcher module alone: the package index pulls in every SDK client, which costs seconds of setup.
+import { startEmulator, type RunningEmulator } from "../../packages/emulator/src/launcher.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
