@@ -5,7 +5,8 @@
  * The stack functions of `stacks/` are called through a minimal adapter: they use only `app.stage` and the CDK
  * `Stack` API, so a plain `cdk.App` and `cdk.Stack` stand in for SST's.
  *
- * It is also the app of `cdk.json`, so the CDK CLI deploys the same stacks (`npx cdk deploy -c stage=prod ...`).
+ * It is also the app of the CDK CLI (`npm run cdk -- deploy -c stage=prod ...`), so plain CDK deploys the same stacks.
+ * Not through a root `cdk.json`: SST v2 runs `cdk bootstrap` in the repository, which would run this app too.
  *
  * Stage: `--stage <name>`, else the CDK context `stage` (`-c stage=<name>`), else `SST_STAGE`, default `local`.
  * Configuration: `DISCOVERY_SYNC_CONFIG_FILE`, else `discovery-sync.<stage>.config.json`, else
