@@ -1,5 +1,5 @@
 /**
- * The synthesised task-state rule's event pattern against the real AWS sample event (`../shared/events/`) and
+ * The synthesised task-state rule's event pattern against the real AWS sample event (`test/fixtures/events/`, copied from `../shared/events/`) and
  * variants of it, on the emulator's EventBridge: the pattern is put as a rule on the default bus of a fresh account
  * with an SQS target, every event is sent with PutEvents, and what reaches the queue is what the pattern matches.
  * (moto's TestEventPattern is a stub; its rule matching is real code, shared/EMULATOR-NOTES.md.)
@@ -13,7 +13,8 @@ import { isolatedAccount } from "../support/aws.js";
 import { resolve, type PseudoParameters } from "./support/cfn.js";
 import { logicalIdOf, repoRoot, synthControlPlane } from "./support/stacks.js";
 
-const EVENTS_DIR = path.resolve(repoRoot, "../shared/events");
+// A copy of the shared sample events (../shared/events), kept in the repository so that a fresh clone can run it.
+const EVENTS_DIR = path.resolve(repoRoot, "test/fixtures/events");
 
 /** The samples' account and region, so that configured cluster names give the samples' cluster ARNs. */
 const SAMPLE_ENV: PseudoParameters = { partition: "aws", region: "us-west-2", account: "111122223333" };

@@ -25,7 +25,7 @@ import {
 } from "@discovery-sync/emulator";
 
 const awsExample = JSON.parse(
-  readFileSync(new URL("../../../shared/events/ecs-task-state-change.aws-doc-example.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../fixtures/events/ecs-task-state-change.aws-doc-example.json", import.meta.url), "utf8"),
 ) as { detail: Record<string, unknown> } & Record<string, unknown>;
 
 const defaultAccount = "123456789012";

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig, parseReconcileMessage, routeTaskEvent, sweepMessages } from "@discovery-sync/core";
 
 const awsExample = JSON.parse(
-  readFileSync(new URL("../../../shared/events/ecs-task-state-change.aws-doc-example.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../fixtures/events/ecs-task-state-change.aws-doc-example.json", import.meta.url), "utf8"),
 ) as { id: string; detail: Record<string, unknown> } & Record<string, unknown>;
 
 const config = parseConfig({
