@@ -27,12 +27,11 @@ import { getParameter, SSMProvider } from "@aws-lambda-powertools/parameters/ssm
 import { createEndpointReader, serializeEndpointDocument, type EndpointDocument } from "@discovery-sync/client";
 import {
   emulatorCredentials,
-  EmulatorNotInstalledError,
   requestCounter,
-  startEmulator,
   type RequestCounter,
   type RunningEmulator,
 } from "@discovery-sync/emulator";
+import { withEmulator } from "./withEmulator.js";
 
 const command = "npm run bench";
 const region = "us-east-1";
@@ -197,32 +196,8 @@ function table(names: readonly string[], results: readonly Result[]): string[] {
   ];
 }
 
-let emulator: RunningEmulator | undefined;
-async function stopEmulator(): Promise<void> {
-  const running = emulator;
-  emulator = undefined;
-  await running?.stop();
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void stopEmulator().finally(() => process.exit(130));
-  });
-}
-
-async function main(): Promise<void> {
+async function main(emulator: RunningEmulator): Promise<void> {
   const startedAt = Date.now();
-  // The SDK's notice that its 2027 releases need Node 22 says nothing about this benchmark.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-  try {
-    emulator = await startEmulator({ logFile: ".emulator-logs/moto-bench.log" });
-  } catch (error) {
-    if (error instanceof EmulatorNotInstalledError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
-  }
   const document = benchDocument();
   const setup = new SSMClient({ endpoint: emulator.endpoint, region, credentials: emulatorCredentials });
   const value = serializeEndpointDocument(document);
@@ -254,12 +229,6 @@ async function main(): Promise<void> {
     `${document.endpoints.length} endpoints; each implementation has its own SSMClient (maxAttempts 1) and cache`);
 }
 
-try {
-  await main();
-} catch (error) {
-  const cause = error instanceof Error && error.cause instanceof Error ? `\n  caused by ${error.cause.name}: ${error.cause.message}` : "";
-  process.stderr.write(`\nbench failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${cause}\n`);
-  process.exitCode = 1;
-} finally {
-  await stopEmulator();
-}
+// The SDK's notice that its 2027 releases need Node 22 says nothing about this benchmark.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+await withEmulator("bench", ".emulator-logs/moto-bench.log", main);

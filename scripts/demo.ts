@@ -24,10 +24,8 @@ import {
   drainInbox,
   emitTaskStateChanges,
   emulatorCredentials,
-  EmulatorNotInstalledError,
   provisionWorld,
   runServiceTasks,
-  startEmulator,
   stopServiceTask,
   taskIdOf,
   taskIp,
@@ -36,10 +34,10 @@ import {
   type World,
   type WorldClients,
 } from "@discovery-sync/emulator";
+import { withEmulator } from "./withEmulator.js";
 
 const region = "us-east-1";
 const startedAt = Date.now();
-let emulator: RunningEmulator | undefined;
 
 // --- output -----------------------------------------------------------------------------------------------------
 const bold = (text: string): string => (process.stdout.isTTY ? `\u001b[1m${text}\u001b[0m` : text);
@@ -62,18 +60,6 @@ const label = (taskArnOrId: string): string => {
 };
 const labelOfIp = new Map<string, string>();
 
-// --- stopping cleanly --------------------------------------------------------------------------------------------
-async function stopEmulator(): Promise<void> {
-  const running = emulator;
-  emulator = undefined;
-  await running?.stop();
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    say(`\n${signal}: stopping the emulator`);
-    void stopEmulator().finally(() => process.exit(130));
-  });
-}
 // The SDK warns once that its 2027 releases need Node 22; that is not news for a demo.
 process.removeAllListeners("warning");
 process.on("warning", (warning) => {
@@ -189,18 +175,7 @@ async function showState(clients: WorldClients, world: World): Promise<void> {
 }
 
 // --- main ----------------------------------------------------------------------------------------------------------
-async function main(): Promise<void> {
-  say(bold("discovery-sync demo: ECS task events -> router -> SQS FIFO -> reconcile -> Cloud Map, NLB, SSM"));
-  try {
-    emulator = await startEmulator({ logFile: ".emulator-logs/moto-demo.log" });
-  } catch (error) {
-    if (error instanceof EmulatorNotInstalledError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
-  }
+async function main(emulator: RunningEmulator): Promise<void> {
   say(dim(`emulator (moto) at ${emulator.endpoint}, log in .emulator-logs/moto-demo.log  [${elapsed()}]`));
 
   // The handlers build their SDK clients from the standard environment, as in Lambda: point it at the emulator
@@ -357,13 +332,5 @@ async function main(): Promise<void> {
   say(bold(`Done in ${elapsed()}.`));
 }
 
-try {
-  await main();
-} catch (error) {
-  const cause = error instanceof Error && error.cause instanceof Error ? `\n  caused by ${error.cause.name}: ${error.cause.message}` : "";
-  process.stderr.write(`\ndemo failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${cause}\n`);
-  if (process.env.DEBUG !== undefined && error instanceof Error) process.stderr.write(`${error.stack ?? ""}\n`);
-  process.exitCode = 1;
-} finally {
-  await stopEmulator();
-}
+say(bold("discovery-sync demo: ECS task events -> router -> SQS FIFO -> reconcile -> Cloud Map, NLB, SSM"));
+await withEmulator("demo", ".emulator-logs/moto-demo.log", main);
