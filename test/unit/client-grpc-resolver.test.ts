@@ -263,6 +263,7 @@ describe("re-resolution rate limit", () => {
     [-1, "-1"],
     [1.5, "1.5"],
     ["x", '"x"'],
+    [86_400_001, "86400001"], // over a day: setTimeout would overflow and fire at once
   ])("refuses minResolutionIntervalMs %j with an error naming the option and value", (value, shown) => {
     // Act
     let caught: unknown;
@@ -335,6 +336,16 @@ describe("registerEndpointResolver options", () => {
         value: "/discovery/{service} endpoints",
       }),
     );
+  });
+
+  it("accepts a template naming {service} twice, as targets expand every occurrence", () => {
+    // Act + Assess
+    expect(() =>
+      registerEndpointResolver({
+        scheme: `options-test-${++schemeCounter}`,
+        parameterNameTemplate: "/discovery/{service}/{service}-endpoints",
+      }),
+    ).not.toThrow();
   });
 
   it("refuses readerOptions.parameterName: each channel's target names the parameter", () => {

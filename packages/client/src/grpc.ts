@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import { createEndpointReader, type EndpointReader, type EndpointReaderOptions } from "./reader.js";
 import type { Endpoint } from "./document.js";
 import { InvalidOptionError } from "./errors.js";
-import { assertKnownKeys, assertRecord, nonEmptyString, ssmParameterName } from "./validate.js";
+import { assertKnownKeys, assertRecord, integerInRange, nonEmptyString, ssmParameterName } from "./validate.js";
 
 type ResolverListener = grpc.experimental.ResolverListener;
 type GrpcUri = grpc.experimental.GrpcUri;
@@ -47,7 +47,7 @@ export interface EndpointResolverOptions {
   readonly loadBalancingPolicy?: "round_robin" | "pick_first";
   /**
    * Least time between two answers to a channel's re-resolution requests; requests within it are answered once, when
-   * it ends. New revisions are pushed at once regardless. @default 1000
+   * it ends. New revisions are pushed at once regardless. 0 to 86 400 000 (1 day). @default 1000
    */
   readonly minResolutionIntervalMs?: number;
 }
@@ -106,14 +106,8 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
   if (policy !== "round_robin" && policy !== "pick_first") {
     throw new InvalidOptionError("loadBalancingPolicy", policy, 'expected "round_robin" or "pick_first"');
   }
-  const minResolutionIntervalMs = options.minResolutionIntervalMs ?? 1_000;
-  if (!Number.isInteger(minResolutionIntervalMs) || minResolutionIntervalMs < 0) {
-    throw new InvalidOptionError(
-      "minResolutionIntervalMs",
-      minResolutionIntervalMs,
-      "expected a whole number of milliseconds, 0 or more",
-    );
-  }
+  // At most a day, like refreshIntervalMs: beyond 2^31 - 1 ms Node's setTimeout would fire at once.
+  const minResolutionIntervalMs = integerInRange("minResolutionIntervalMs", options.minResolutionIntervalMs, 1_000, 0, 86_400_000);
   if (options.createReader !== undefined && options.readerOptions !== undefined) {
     // readerOptions would be ignored silently: the reader is whatever createReader builds.
     throw new InvalidOptionError("readerOptions", options.readerOptions, "give createReader or readerOptions, not both");
@@ -134,7 +128,7 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
   // Validate reader options now, not on the first channel: a bad option should fail at start-up.
   if (options.createReader === undefined) {
     try {
-      build(template.replace("{service}", "validation")).close();
+      build(template.replaceAll("{service}", "validation")).close();
     } catch (error) {
       if (!(error instanceof InvalidOptionError)) throw error;
       // The parameter name comes from the template (readerOptions.parameterName was refused above).
