@@ -29,6 +29,7 @@ import type { StackContext } from "sst/constructs";
 import { DiscoverySync } from "../stacks/DiscoverySync.js";
 import { ExampleWorkload, WORKLOAD_IMAGE_ENV_VAR } from "../stacks/ExampleWorkload.js";
 import { CONFIG_FILE_ENV_VAR, repoRoot } from "../stacks/loadConfig.js";
+import { APP_NAME, plainCdkContext } from "../stacks/plainCdkContext.js";
 
 const started = performance.now();
 const flag = (name: string): string | undefined => {
@@ -40,7 +41,6 @@ const outdir = path.resolve(flag("--outdir") ?? process.env["CDK_OUTDIR"] ?? pat
 const app = new App({ outdir });
 const stageContext: unknown = app.node.tryGetContext("stage");
 const stage = flag("--stage") ?? (typeof stageContext === "string" ? stageContext : undefined) ?? process.env["SST_STAGE"] ?? "local";
-const appName = "discovery-sync";
 
 const stageFiles = [`discovery-sync.${stage}.config.json`, "discovery-sync.config.json"].map((f) => path.join(repoRoot, f));
 if (!underCdkCli && process.env[CONFIG_FILE_ENV_VAR] === undefined && !stageFiles.some((f) => existsSync(f))) {
@@ -53,15 +53,14 @@ if (!underCdkCli && process.env[WORKLOAD_IMAGE_ENV_VAR] === undefined) {
   console.log(`${WORKLOAD_IMAGE_ENV_VAR} is not set: the example workload's template names a placeholder image`);
 }
 
-/** What an SST v2 stack function reads from its context, built on plain CDK. */
+/** Runs an SST v2 stack function on a plain CDK stack named as SST names it. */
 function run<T>(fn: (ctx: StackContext) => T, id: string): T {
   // SST names stacks <stage>-<app>-<id>; do the same so templates and deploys line up.
-  const stack = new Stack(app, `${stage}-${appName}-${id}`, {
+  const stack = new Stack(app, `${stage}-${APP_NAME}-${id}`, {
     env: { account: process.env["CDK_DEFAULT_ACCOUNT"], region: process.env["CDK_DEFAULT_REGION"] },
-    tags: { "sst:app": appName, "sst:stage": stage },
+    tags: { "sst:app": APP_NAME, "sst:stage": stage },
   });
-  const ctx = { app: { stage, name: appName, region: stack.region, account: stack.account }, stack };
-  return fn(ctx as unknown as StackContext);
+  return fn(plainCdkContext(app, stack, stage));
 }
 
 try {

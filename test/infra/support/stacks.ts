@@ -8,7 +8,6 @@ import { fileURLToPath } from "node:url";
 import { App, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import type { StackContext } from "sst/constructs";
 import {
   DiscoverySyncControlPlane,
   type DiscoverySyncControlPlaneProps,
@@ -17,6 +16,7 @@ import {
 import { discoverySyncStack } from "../../../stacks/DiscoverySync.js";
 import { exampleWorkloadStack } from "../../../stacks/ExampleWorkload.js";
 import { CONFIG_FILE_ENV_VAR } from "../../../stacks/loadConfig.js";
+import { plainCdkContext } from "../../../stacks/plainCdkContext.js";
 import { TEST_PSEUDO, type CfnTemplate, type PseudoParameters } from "./cfn.js";
 
 /** The repository root. */
@@ -106,7 +106,7 @@ export function synthDiscoverySyncStack(options: {
   const saved = process.env[CONFIG_FILE_ENV_VAR];
   process.env[CONFIG_FILE_ENV_VAR] = options.configFile;
   try {
-    const { controlPlane } = discoverySyncStack(contextOf(app, stack, stage), options.code === undefined ? {} : { code: options.code });
+    const { controlPlane } = discoverySyncStack(plainCdkContext(app, stack, stage), options.code === undefined ? {} : { code: options.code });
     return { ...templateOf(stack, TEST_PSEUDO), controlPlane, functionIds: functionIds(stack, controlPlane) };
   } finally {
     if (saved === undefined) delete process.env[CONFIG_FILE_ENV_VAR];
@@ -120,17 +120,13 @@ export function synthExampleWorkload(
 ): Synthesised & { controlPlane: DiscoverySyncControlPlane; functionIds: Record<FunctionRole, string> } {
   const stage = options.stage ?? "test";
   const { app, stack } = newStack(`${stage}-discovery-sync-ExampleWorkload`, TEST_PSEUDO);
-  const { controlPlane } = exampleWorkloadStack(contextOf(app, stack, stage), {
+  const { controlPlane } = exampleWorkloadStack(plainCdkContext(app, stack, stage), {
     image: options.image ?? "public.ecr.aws/example/workflow-agent:1",
     code: inlineCode(),
   });
   return { ...templateOf(stack, TEST_PSEUDO), controlPlane, functionIds: functionIds(stack, controlPlane) };
 }
 
-/** What an SST v2 stack function reads from its context (the stacks use only `app.stage` and the Stack API). */
-export function contextOf(app: App, stack: Stack, stage: string): StackContext {
-  return { app: { stage, name: "discovery-sync", region: stack.region, account: stack.account, node: app.node }, stack } as unknown as StackContext;
-}
 
 function templateOf(stack: Stack, pseudo: PseudoParameters): Synthesised {
   const template = Template.fromStack(stack);
