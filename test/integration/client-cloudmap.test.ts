@@ -11,7 +11,7 @@ import {
 import { createEndpointReader } from "@discovery-sync/client";
 import { cloudMapFallback } from "@discovery-sync/client/cloudmap";
 import { isolatedAccount } from "../support/aws.js";
-import { requestCounter } from "./client-request-counter.js";
+import { requestCounter } from "@discovery-sync/emulator";
 
 async function cloudMapService(admin: ServiceDiscoveryClient, namespace: string, service: string): Promise<string> {
   await admin.send(new CreateHttpNamespaceCommand({ Name: namespace }));

@@ -5,7 +5,7 @@ import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { serializeEndpointDocument, type Endpoint } from "@discovery-sync/client";
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
 import { isolatedAccount } from "../support/aws.js";
-import { requestCounter } from "./client-request-counter.js";
+import { requestCounter } from "@discovery-sync/emulator";
 
 // Real gRPC servers on 127.0.0.1 behind the package's resolver, with the endpoint document in the emulator's SSM.
 // Every assertion about where calls went is made from the servers' own call counters.

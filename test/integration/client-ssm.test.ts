@@ -9,7 +9,7 @@ import {
   type EndpointReader,
 } from "@discovery-sync/client";
 import { isolatedAccount } from "../support/aws.js";
-import { requestCounter } from "./client-request-counter.js";
+import { requestCounter } from "@discovery-sync/emulator";
 
 const a = { address: "10.0.0.1", port: 50051, zone: "us-east-1a", taskId: "a" };
 const b = { address: "10.0.0.2", port: 50051, zone: "us-east-1b", taskId: "b" };
