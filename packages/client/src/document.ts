@@ -43,11 +43,22 @@ export interface Endpoint {
  * ```
  */
 export interface EndpointDocument {
-  readonly schemaVersion: 1;
+  /** The form it was published in: 1, one parameter; 2, a manifest and shards (`./shards.ts`). */
+  readonly schemaVersion: 1 | 2;
   /** The configured service name. */
   readonly service: string;
-  /** Starts at 1 and grows by exactly 1 per published change. Readers never go back to a lower one. */
+  /**
+   * Grows by 1 per published change within an epoch, and is never below the parameter's SSM version. Readers
+   * never go back to a lower one of the same epoch.
+   */
   readonly revision: number;
+  /**
+   * The incarnation of the document (milliseconds since 1970 when the writer started it): a new epoch begins when
+   * the writer finds the parameter deleted, recreated, unreadable or overwritten by hand, and is always higher than
+   * the one before. Readers accept a higher epoch whatever its revision. Absent in documents written before epochs
+   * existed (read as 0); 0 in lists made up from an override or a fallback.
+   */
+  readonly epoch?: number;
   /** When this revision was generated, ISO 8601 UTC. */
   readonly generatedAt: string;
   /** Ready tasks, sorted by address then port. */
@@ -144,7 +155,7 @@ export function parseEndpointDocument(input: unknown): EndpointDocument {
       `expected ${endpointDocumentSchemaVersion} (given ${describe(value.schemaVersion)})`,
     );
   }
-  const { service, revision, generatedAt } = value;
+  const { service, revision, generatedAt, epoch } = value;
   if (typeof service !== "string" || service.length === 0) {
     throw new EndpointDocumentError("service", `expected a non-empty string (given ${describe(service)})`);
   }
@@ -154,10 +165,14 @@ export function parseEndpointDocument(input: unknown): EndpointDocument {
   if (typeof generatedAt !== "string" || !isoUtc.test(generatedAt) || Number.isNaN(Date.parse(generatedAt))) {
     throw new EndpointDocumentError("generatedAt", `expected an ISO 8601 UTC timestamp (given ${describe(generatedAt)})`);
   }
+  if (epoch !== undefined && (typeof epoch !== "number" || !Number.isSafeInteger(epoch) || epoch < 0)) {
+    throw new EndpointDocumentError("epoch", `expected a non-negative integer (given ${describe(epoch)})`);
+  }
   return {
     schemaVersion: endpointDocumentSchemaVersion,
     service,
     revision,
+    ...(epoch === undefined ? {} : { epoch }),
     generatedAt,
     endpoints: parseEndpointList(value.endpoints, "endpoints"),
     draining: parseEndpointList(value.draining, "draining"),
@@ -193,7 +208,8 @@ export function compareEndpoints(a: Endpoint, b: Endpoint): number {
 }
 
 /**
- * The JSON text that is stored in SSM, with a fixed key order so equal documents serialise equally.
+ * The JSON text of the single-parameter form (schema version 1, whatever `document.schemaVersion` says), with a
+ * fixed key order so equal documents serialise equally.
  *
  * @example
  * ```ts
@@ -209,9 +225,10 @@ export function serializeEndpointDocument(document: EndpointDocument): string {
     ...(e.taskId === undefined ? {} : { taskId: e.taskId }),
   });
   return JSON.stringify({
-    schemaVersion: document.schemaVersion,
+    schemaVersion: endpointDocumentSchemaVersion,
     service: document.service,
     revision: document.revision,
+    ...(document.epoch === undefined ? {} : { epoch: document.epoch }),
     generatedAt: document.generatedAt,
     endpoints: document.endpoints.map(endpoint),
     draining: document.draining.map(endpoint),
@@ -220,10 +237,10 @@ export function serializeEndpointDocument(document: EndpointDocument): string {
 
 /**
  * True when two documents tell a client the same thing: same service, endpoints and draining lists
- * (revision and generatedAt are ignored). The writer publishes only when this is false.
+ * (form, epoch, revision and generatedAt are ignored). The writer publishes only when this is false.
  */
 export function sameEndpointContent(a: EndpointDocument, b: EndpointDocument): boolean {
-  const content = (d: EndpointDocument): string =>
+  const content = ({ epoch: _epoch, ...d }: EndpointDocument): string =>
     serializeEndpointDocument({ ...d, revision: 1, generatedAt: "1970-01-01T00:00:00.000Z" });
   return content(a) === content(b);
 }

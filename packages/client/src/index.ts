@@ -6,6 +6,8 @@
  * @module
  */
 export * from "./document.js";
+export * from "./shards.js";
+export * from "./ssm-shards.js";
 export {
   DiscoveryClientError,
   EndpointRefreshError,
