@@ -205,32 +205,26 @@ describe("reconcile pipeline on the emulator", () => {
     expect(pipeline.logger.entries.filter((e) => e.message === "event rejected")).toHaveLength(5);
   });
 
-  it("moves to the Advanced tier past 4 KB and refuses a document over 8 KB, leaving the previous one", async () => {
-    let clock = new Date("2026-11-25T10:00:00.000Z");
-    const { pipeline } = await scaledTo(50, { now: () => clock });
+  it("moves to the Advanced tier past 4 KB and to shards past 8 KB, with Cloud Map and the target group alike", async () => {
+    const { pipeline } = await scaledTo(50);
     const advanced = await pipeline.observe();
     expect(advanced.parameterTier).toBe("Advanced");
+    expect(advanced.shardCount).toBe(0);
     expect(advanced.document?.endpoints).toHaveLength(50);
     const raw = await pipeline.clients.ssm.send(new GetParameterCommand({ Name: pipeline.world.serviceConfig.parameterName }));
     expect(Buffer.byteLength(raw.Parameter!.Value!)).toBeGreaterThan(4096);
-
     expect(pipeline.logger.records.at(-1)?.documentAgeSeconds).toBe(0);
 
-    clock = new Date("2026-11-25T11:10:00.000Z");
     const more = await runServiceTasks(pipeline.worldClients, pipeline.world, 40);
     await pipeline.emit(more.slice(0, 1));
-    const summary = await pipeline.pump();
-    expect(summary.failures).toBeGreaterThan(0);
+    expect((await pipeline.pump()).failures).toBe(0);
     const after = await pipeline.observe();
-    expect(after.document).toEqual(advanced.document);
-    expect(after.parameterVersion).toBe(advanced.parameterVersion);
-    const failed = pipeline.logger.records.find((r) => r.outcome === "failed");
-    expect(failed?.error).toMatchObject({ name: "ReconcileError", reasons: ["DocumentTooLargeError"] });
-    expect(failed?.error?.message).toMatch(/over SSM's Advanced tier limit of 8192 bytes/);
-    expect(failed?.documentBytes).toBeGreaterThan(8192);
-    // The held-back document no longer matches the ready tasks: its age (since generatedAt) feeds the stale alarm.
-    expect(failed?.documentAgeSeconds).toBe(70 * 60);
-    // Cloud Map and the target group still follow ECS: only the document is held back.
+    expect(after.document?.endpoints).toHaveLength(90);
+    expect(after.document?.revision).toBe(advanced.document!.revision + 1);
+    expect(after.shardCount).toBeGreaterThan(1);
+    // The manifest at the parameter stays Advanced: SSM never downgrades a tier.
+    expect(after.parameterTier).toBe("Advanced");
+    expect(pipeline.logger.records.at(-1)).toMatchObject({ outcome: "changed", documentForm: "sharded", documentAgeSeconds: 0 });
     expect(after.instanceIds).toHaveLength(90);
   });
 

@@ -1,15 +1,16 @@
 import { DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ListInstancesCommand } from "@aws-sdk/client-servicediscovery";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { DescribeParametersCommand, GetParameterCommand, ParameterNotFound } from "@aws-sdk/client-ssm";
+import { DescribeParametersCommand } from "@aws-sdk/client-ssm";
 import type { Task } from "@aws-sdk/client-ecs";
-import { parseEndpointDocument, type EndpointDocument } from "@discovery-sync/client/document";
+import type { EndpointDocument } from "@discovery-sync/client/document";
 import {
   createAwsClients,
   createReconcileHandler,
   createRouteHandler,
   createSweepHandler,
   parseConfig,
+  readParameter,
   type AwsClients,
   type DiscoverySyncConfig,
   type ReconcileLogger,
@@ -49,7 +50,10 @@ export interface ObservedState {
   readonly instanceIds: string[];
   /** Target group targets as `ip:port`, sorted. */
   readonly targets: string[];
+  /** The document, assembled from its shards when sharded; undefined when missing or unreadable. */
   readonly document: EndpointDocument | undefined;
+  /** Shards of the document (0 in the single form). */
+  readonly shardCount: number | undefined;
   readonly parameterVersion: number | undefined;
   readonly parameterTier: string | undefined;
 }
@@ -164,26 +168,22 @@ async function observe(clients: AwsClients, world: World): Promise<ObservedState
     const health = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
     for (const d of health.TargetHealthDescriptions ?? []) targets.push(`${d.Target?.Id}:${d.Target?.Port}`);
   }
-  let document: EndpointDocument | undefined;
-  let parameterVersion: number | undefined;
+  // Read with a cache of its own: the reconciler's must not be warmed (or trusted) by the test's reads.
+  const parameter = await readParameter(clients.ssm, service.parameterName);
   let parameterTier: string | undefined;
-  try {
-    const parameter = await clients.ssm.send(new GetParameterCommand({ Name: service.parameterName }));
-    parameterVersion = parameter.Parameter?.Version;
-    document = parseEndpointDocument(parameter.Parameter?.Value ?? "");
+  if (parameter.kind !== "missing") {
     const described = await clients.ssm.send(
       new DescribeParametersCommand({ ParameterFilters: [{ Key: "Name", Option: "Equals", Values: [service.parameterName] }] }),
     );
     parameterTier = described.Parameters?.[0]?.Tier;
-  } catch (error) {
-    if (!(error instanceof ParameterNotFound)) throw error;
   }
   return {
     instances,
     instanceIds: listed.map((i) => i.Id!),
     targets: targets.sort(),
-    document,
-    parameterVersion,
+    document: parameter.kind === "valid" ? parameter.document : undefined,
+    shardCount: parameter.kind === "valid" ? (parameter.sharded?.manifest.shards.length ?? 0) : undefined,
+    parameterVersion: parameter.kind === "missing" ? undefined : parameter.version,
     parameterTier,
   };
 }

@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type { IConstruct } from "constructs";
-import type { DiscoverySyncConfig } from "@discovery-sync/core";
+import { shardPath, type DiscoverySyncConfig } from "@discovery-sync/core";
 
 /**
  * The IAM statements of the reconcile function, derived from the configuration: exact actions, scoped to the
@@ -119,6 +119,12 @@ export function reconcileStatements(
       sid: "EndpointDocuments",
       actions: ["ssm:GetParameter", "ssm:PutParameter"],
       resources: unique(config.services.map((s) => parameterArn(stack, s.parameterName))),
+    }),
+    new iam.PolicyStatement({
+      sid: "EndpointDocumentShards",
+      // A large document's shards live under the parameter's own path (`<parameter>/shards/<i>`), and nowhere else.
+      actions: ["ssm:DeleteParameters", "ssm:GetParameters", "ssm:PutParameter"],
+      resources: unique(config.services.map((s) => `${parameterArn(stack, shardPath(s.parameterName))}/*`)),
     }),
     new iam.PolicyStatement({
       sid: "EndpointDocumentTier",

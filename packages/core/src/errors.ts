@@ -40,24 +40,36 @@ export interface ConfigIssue {
 }
 
 /**
- * The endpoint document would exceed SSM's Advanced tier limit (8,192 bytes). The previous document stays in
- * place: a truncated list would silently drop tasks.
+ * The endpoint document cannot be published at all, not even sharded: its manifest would exceed SSM's Advanced tier
+ * limit of 8,192 bytes (tens of thousands of endpoints), or one endpoint alone does not fit a shard. The previous
+ * document stays in place: a truncated list would silently drop tasks. Retrying cannot help, so the reconcile does
+ * not hold its message group back for it (`retryable` is false); the periodic sweep tries again.
  */
 export class DocumentTooLargeError extends DiscoverySyncError {
   public override readonly name = "DocumentTooLargeError";
+  public readonly retryable = false;
   public constructor(
     service: string,
     parameterName: string,
     public readonly bytes: number,
     endpoints: number,
     draining: number,
+    reason: string,
   ) {
     super(
-      `endpoint document of service ${service} is ${bytes} bytes (${endpoints} endpoints, ${draining} draining), ` +
-        `over SSM's Advanced tier limit of 8192 bytes; ${parameterName} keeps its previous document`,
-      { service, parameterName, bytes, endpoints, draining, limit: 8192 },
+      `endpoint document of service ${service} (${endpoints} endpoints, ${draining} draining, ${bytes} bytes) cannot be ` +
+        `published: ${reason}; ${parameterName} keeps its previous document`,
+      { service, parameterName, bytes, endpoints, draining, reason },
     );
   }
+}
+
+/**
+ * Another writer wrote the document parameter between this reconcile's read and its write (two reconciles of one
+ * service at once: a direct invoke, or two stages sharing a parameter). Seen from the version PutParameter returned.
+ */
+export class ConcurrentWriteError extends DiscoverySyncError {
+  public override readonly name = "ConcurrentWriteError";
 }
 
 /** One or more AWS calls of a reconcile failed; `failures` lists each with its target and cause. */

@@ -8,6 +8,14 @@ import {
   type Endpoint,
   type EndpointDocument,
 } from "@discovery-sync/client/document";
+import {
+  layoutShards,
+  serializeShardManifest,
+  shardDigest,
+  type PlannedShard,
+  type ShardContent,
+  type ShardManifest,
+} from "@discovery-sync/client/shards";
 import { clusterNameOf, type ServiceConfig } from "./config.js";
 import { DocumentTooLargeError } from "./errors.js";
 
@@ -39,11 +47,26 @@ export interface TargetGroupTarget {
   readonly state: string | undefined;
 }
 
-/** The current document parameter. */
+/** The current document parameter. `version` is its SSM version (the manifest's, in the sharded form). */
 export type ParameterState =
   | { readonly kind: "missing" }
-  | { readonly kind: "valid"; readonly version: number; readonly document: EndpointDocument }
-  | { readonly kind: "invalid"; readonly version: number; readonly reason: string };
+  | {
+      readonly kind: "valid";
+      readonly version: number;
+      /** The whole document, assembled from its shards in the sharded form. */
+      readonly document: EndpointDocument;
+      /** In the sharded form: the manifest and the content of each shard it pins. */
+      readonly sharded?: { readonly manifest: ShardManifest; readonly shards: readonly ShardContent[] };
+    }
+  | {
+      readonly kind: "invalid";
+      readonly version: number;
+      readonly reason: string;
+      /** What could still be read: the epoch and revision of a manifest whose shards are missing or torn. */
+      readonly head?: { readonly epoch?: number; readonly revision: number };
+      /** Shards an unreadable manifest names: deleted once a new document is published. */
+      readonly shardIndexes?: readonly number[];
+    };
 
 /** What exists now in the configured targets. */
 export interface ActualState {
@@ -65,19 +88,45 @@ export interface TargetRef {
   readonly port: number;
 }
 
+/** What every publish plan carries, whatever the form. */
+interface PublishBase {
+  readonly kind: "publish";
+  readonly document: EndpointDocument;
+  /** False when the parameter does not exist yet: create-only, so a concurrent creator is noticed. */
+  readonly overwrite: boolean;
+  /**
+   * The SSM version of the parameter this plan was made from (0 when missing). PutParameter has no compare-and-swap,
+   * but it returns the new version: anything but `baseVersion + 1` means another writer wrote in between.
+   */
+  readonly baseVersion: number;
+  /** Shards the current document names and the new one does not: deleted after the new one is published. */
+  readonly obsoleteShards: readonly number[];
+  /** Total bytes written if every part were new (the single value, or the shards plus the manifest). */
+  readonly bytes: number;
+  /** The smallest tier that holds the value at the parameter; never downgrade an Advanced parameter (AWS refuses it). */
+  readonly minimumTier: "Standard" | "Advanced";
+}
+
+/** The document in one parameter (schema version 1). */
+export interface SinglePublishPlan extends PublishBase {
+  readonly form: "single";
+  readonly text: string;
+}
+
+/** The document as shards and a manifest (schema version 2). */
+export interface ShardedPublishPlan extends PublishBase {
+  readonly form: "sharded";
+  /** Every shard of the new document; only those with `changed` are written. */
+  readonly shards: readonly PlannedShard[];
+  /** SSM versions of the shards kept as they are (from the current manifest). */
+  readonly keptVersions: ReadonlyMap<number, number>;
+}
+
 /** The decision about the endpoint document. */
 export type DocumentPlan =
-  | { readonly kind: "unchanged"; readonly revision: number }
-  | {
-      readonly kind: "publish";
-      readonly document: EndpointDocument;
-      readonly text: string;
-      readonly bytes: number;
-      /** The smallest tier that holds the document; never downgrade an Advanced parameter (AWS refuses it). */
-      readonly minimumTier: "Standard" | "Advanced";
-      /** False when the parameter does not exist yet: create-only, so a concurrent creator is noticed. */
-      readonly overwrite: boolean;
-    }
+  | { readonly kind: "unchanged"; readonly revision: number; readonly epoch: number | undefined }
+  | SinglePublishPlan
+  | ShardedPublishPlan
   | { readonly kind: "too-large"; readonly error: DocumentTooLargeError };
 
 /** Every write one reconcile makes; empty lists and `unchanged` when the service has converged. */
@@ -170,6 +219,78 @@ function toEndpoint(service: ServiceConfig, task: PublishedTask): Endpoint {
   };
 }
 
+/**
+ * The revision and epoch of the next document (docs/document-format.md, "Revisions and epochs").
+ *
+ * Our own writes keep `revision === SSM version` (create at 1, then one version per revision). When that holds and the
+ * document has an epoch, the next one continues the epoch. Otherwise somebody else wrote the parameter (deleted and
+ * recreated it, restored an older value, or a concurrent writer raced us), so readers may hold any revision up to the
+ * SSM version of any earlier incarnation: a new epoch, above the old one, makes every reader take the next document.
+ * The revision never falls below the SSM version, which bounds every revision readers can hold in this incarnation.
+ */
+export function nextDocumentOrder(parameter: ParameterState, now: Date): { revision: number; epoch: number; continuous: boolean } {
+  const fresh = (previousEpoch: number | undefined) => Math.max(now.getTime(), (previousEpoch ?? 0) + 1);
+  switch (parameter.kind) {
+    case "missing":
+      return { revision: 1, epoch: fresh(undefined), continuous: false };
+    case "valid": {
+      const { document, version } = parameter;
+      const continuous = document.epoch !== undefined && document.revision === version;
+      return {
+        revision: Math.max(document.revision, version) + 1,
+        epoch: continuous ? (document.epoch as number) : fresh(document.epoch),
+        continuous,
+      };
+    }
+    case "invalid":
+      return {
+        revision: Math.max(parameter.head?.revision ?? 0, parameter.version) + 1,
+        epoch: fresh(parameter.head?.epoch),
+        continuous: false,
+      };
+  }
+}
+
+/** Shard indexes the current parameter names. */
+function currentShardIndexes(parameter: ParameterState): number[] {
+  if (parameter.kind === "valid") return parameter.sharded?.manifest.shards.map((ref) => ref.index) ?? [];
+  if (parameter.kind === "invalid") return [...(parameter.shardIndexes ?? [])];
+  return [];
+}
+
+const tierFor = (bytes: number): "Standard" | "Advanced" => (bytes > standardTierMaxBytes ? "Advanced" : "Standard");
+
+/**
+ * The manifest of a sharded document, given the SSM version of every shard. Pure, so the writer builds it from the
+ * versions its PutParameter calls returned.
+ *
+ * @example
+ * ```ts
+ * const manifest = buildShardManifest(plan.document, plan.shards, versions);
+ * ```
+ */
+export function buildShardManifest(
+  document: EndpointDocument,
+  shards: readonly PlannedShard[],
+  versions: ReadonlyMap<number, number>,
+): ShardManifest {
+  return {
+    schemaVersion: 2,
+    service: document.service,
+    epoch: document.epoch ?? 0,
+    revision: document.revision,
+    generatedAt: document.generatedAt,
+    endpointCount: document.endpoints.length,
+    drainingCount: document.draining.length,
+    shards: shards.map((shard) => {
+      const version = versions.get(shard.index);
+      if (version === undefined) throw new Error(`no SSM version known for shard ${shard.index}`);
+      return { index: shard.index, version };
+    }),
+    digest: shardDigest(shards.map((shard) => shard.text)),
+  };
+}
+
 function planDocument(service: ServiceConfig, desired: DesiredState, parameter: ParameterState, now: Date): DocumentPlan {
   const base = {
     schemaVersion: endpointDocumentSchemaVersion,
@@ -178,39 +299,61 @@ function planDocument(service: ServiceConfig, desired: DesiredState, parameter: 
     endpoints: desired.ready.map((t) => toEndpoint(service, t)).sort(compareEndpoints),
     draining: desired.draining.map((t) => toEndpoint(service, t)).sort(compareEndpoints),
   } as const;
-  let revision: number;
-  switch (parameter.kind) {
-    case "missing":
-      revision = 1;
-      break;
-    case "valid":
-      if (sameEndpointContent({ ...base, revision: parameter.document.revision }, parameter.document)) {
-        return { kind: "unchanged", revision: parameter.document.revision };
-      }
-      revision = parameter.document.revision + 1;
-      break;
-    case "invalid":
-      // The unreadable value hides the last revision; every publish made one SSM version, so the SSM version
-      // bounds every revision readers can hold, and going above it keeps readers from ignoring ours.
-      revision = parameter.version + 1;
-      break;
+  const order = nextDocumentOrder(parameter, now);
+  if (
+    parameter.kind === "valid" &&
+    order.continuous &&
+    sameEndpointContent({ ...base, revision: parameter.document.revision }, parameter.document)
+  ) {
+    return { kind: "unchanged", revision: parameter.document.revision, epoch: parameter.document.epoch };
   }
-  const document: EndpointDocument = { ...base, revision };
-  const text = serializeEndpointDocument(document);
-  const bytes = Buffer.byteLength(text, "utf8");
-  if (bytes > advancedTierMaxBytes) {
-    return {
-      kind: "too-large",
-      error: new DocumentTooLargeError(service.name, service.parameterName, bytes, document.endpoints.length, document.draining.length),
-    };
-  }
-  return {
+  const document: EndpointDocument = { ...base, revision: order.revision, epoch: order.epoch };
+  const common = {
     kind: "publish",
     document,
-    text,
-    bytes,
-    minimumTier: bytes > standardTierMaxBytes ? "Advanced" : "Standard",
     overwrite: parameter.kind !== "missing",
+    baseVersion: parameter.kind === "missing" ? 0 : parameter.version,
+  } as const;
+  const previousShards = currentShardIndexes(parameter);
+
+  const text = serializeEndpointDocument(document);
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes <= advancedTierMaxBytes) {
+    return { ...common, form: "single", text, bytes, minimumTier: tierFor(bytes), obsoleteShards: previousShards };
+  }
+
+  const tooLarge = (totalBytes: number, reason: string) => ({
+    kind: "too-large" as const,
+    error: new DocumentTooLargeError(service.name, service.parameterName, totalBytes, document.endpoints.length, document.draining.length, reason),
+  });
+  const previous = parameter.kind === "valid" ? parameter.sharded : undefined;
+  let layout: ReturnType<typeof layoutShards>;
+  try {
+    layout = layoutShards({ service: service.name, endpoints: document.endpoints, draining: document.draining, previous: previous?.shards ?? [] });
+  } catch (error) {
+    if (error instanceof RangeError) return tooLarge(bytes, error.message);
+    throw error;
+  }
+  const previousVersions = new Map((previous?.manifest.shards ?? []).map((ref) => [ref.index, ref.version]));
+  const keptVersions = new Map(
+    layout.shards.filter((shard) => !shard.changed).map((shard) => [shard.index, previousVersions.get(shard.index) as number]),
+  );
+  // The manifest's exact size depends on the versions the shard writes return; a rewritten shard's version grows by one.
+  const estimatedVersions = new Map(layout.shards.map((shard) => [shard.index, keptVersions.get(shard.index) ?? (previousVersions.get(shard.index) ?? 0) + 1]));
+  const manifestBytes = Buffer.byteLength(serializeShardManifest(buildShardManifest(document, layout.shards, estimatedVersions)), "utf8");
+  const totalBytes = manifestBytes + layout.shards.reduce((sum, shard) => sum + shard.bytes, 0);
+  if (manifestBytes > advancedTierMaxBytes) {
+    return tooLarge(totalBytes, `its manifest of ${layout.shards.length} shards would be ${manifestBytes} bytes`);
+  }
+  const kept = new Set(layout.shards.map((shard) => shard.index));
+  return {
+    ...common,
+    form: "sharded",
+    shards: layout.shards,
+    keptVersions,
+    bytes: totalBytes,
+    minimumTier: tierFor(manifestBytes),
+    obsoleteShards: [...new Set([...previousShards, ...layout.removed])].filter((index) => !kept.has(index)).sort((a, b) => a - b),
   };
 }
 
@@ -232,9 +375,15 @@ export function planReconcile(service: ServiceConfig, desired: DesiredState, act
   };
 }
 
-/** Number of write calls' items a plan makes (registrations, deregistrations, and 1 for a publish). */
+/** PutParameter calls a document plan makes: the changed shards and the manifest, or the single value. */
+export function countDocumentPuts(plan: DocumentPlan): number {
+  if (plan.kind !== "publish") return 0;
+  return plan.form === "single" ? 1 : plan.shards.filter((shard) => shard.changed).length + 1;
+}
+
+/** Number of write calls' items a plan makes (registrations, deregistrations, and the document's PutParameter calls). */
 export function countPlannedWrites(plan: ReconcilePlan): number {
   const cloudMap = (plan.cloudMap?.register.length ?? 0) + (plan.cloudMap?.deregister.length ?? 0);
   const targets = plan.targetGroups.reduce((n, g) => n + g.register.length + g.deregister.length, 0);
-  return cloudMap + targets + (plan.document.kind === "publish" ? 1 : 0);
+  return cloudMap + targets + countDocumentPuts(plan.document);
 }

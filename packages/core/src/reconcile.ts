@@ -3,10 +3,10 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { AwsClients } from "./aws/clients.js";
 import { CloudMapServiceCache, deregisterCloudMapInstance, listCloudMapInstances, registerCloudMapInstance } from "./aws/cloudmap.js";
 import { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
-import { publishDocument, readParameter } from "./aws/parameter.js";
+import { publishDocument, readParameter, removeUnreferencedShards, ShardValueCache } from "./aws/parameter.js";
 import { deregisterTargets, describeTargets, registerTargets } from "./aws/targets.js";
 import { clusterNameOf, type ServiceConfig } from "./config.js";
-import { ReconcileError, StaleReadError } from "./errors.js";
+import { ConcurrentWriteError, ReconcileError, StaleReadError } from "./errors.js";
 import type { ReconcileTrigger } from "./messages.js";
 import { planReconcile, type ActualState, type DesiredState, type PublishedTask, type ReconcilePlan } from "./plan.js";
 import { classifyTask, type ObservedTask, type TaskDefinitionFacts } from "./tasks.js";
@@ -41,8 +41,14 @@ export interface ReconcileRecord {
     readonly cloudMapDeregistered: number;
     readonly targetsRegistered: number;
     readonly targetsDeregistered: number;
+    /** Document revisions published (0 or 1). */
     readonly documentsPublished: number;
+    /** PutParameter calls: the single value, or the changed shards and the manifest. */
+    readonly parametersWritten: number;
+    /** Shard parameters deleted (no longer named by the published manifest). */
+    readonly parametersDeleted: number;
   };
+  /** Every write call's items: registrations, deregistrations, parameters written and deleted. */
   readonly writesTotal: number;
   /** The revision published by this reconcile, or "unchanged" when the document already said the same. */
   readonly publishedRevision: number | "unchanged";
@@ -50,6 +56,12 @@ export interface ReconcileRecord {
   readonly documentRevision: number | undefined;
   readonly documentBytes: number | undefined;
   readonly documentTier: "Standard" | "Advanced" | undefined;
+  /** The form of the document this reconcile published or found: `single` (schema 1) or `sharded` (schema 2). */
+  readonly documentForm: "single" | "sharded" | undefined;
+  /** Shards of the document (0 in the single form). */
+  readonly documentShards: number | undefined;
+  /** Times the document was found written by another writer meanwhile and published again (see ConcurrentWriteError). */
+  readonly concurrentWrites: number;
   /**
    * Seconds the published document has gone unconfirmed: 0 when this reconcile found it equal to the ready tasks or
    * published a new one; when it differs and could not be replaced, the seconds since its `generatedAt` (an upper
@@ -72,16 +84,25 @@ export interface ReconcileDependencies {
   readonly now?: () => Date;
   readonly taskDefinitions?: TaskDefinitionCache;
   readonly cloudMapServices?: CloudMapServiceCache;
+  readonly shardValues?: ShardValueCache;
 }
 
 /** The result of {@link reconcileService}: the record, and the error when it failed. */
 export interface ReconcileResult {
   readonly record: ReconcileRecord;
   readonly error?: Error;
+  /**
+   * False when retrying the same message cannot succeed (every failure says `retryable: false`, such as a document
+   * too large to publish): the queue should not hold the service's message group back for it.
+   */
+  readonly retryable?: boolean;
 }
 
 const defaultTaskDefinitions = new TaskDefinitionCache();
 const defaultCloudMapServices = new CloudMapServiceCache();
+const defaultShardValues = new ShardValueCache();
+/** Reads and writes of one reconcile when its document keeps being overwritten by another writer meanwhile. */
+const maxConcurrentWriteRounds = 3;
 
 async function definitionFacts(
   tasks: readonly ObservedTask[],
@@ -126,7 +147,7 @@ async function readActual(service: ServiceConfig, deps: ReconcileDependencies): 
     Promise.all(
       (service.targetGroupArns ?? []).map(async (arn) => ({ arn, targets: await describeTargets(clients.elbv2, arn) })),
     ),
-    readParameter(clients.ssm, service.parameterName),
+    readParameter(clients.ssm, service.parameterName, deps.shardValues ?? defaultShardValues),
   ]);
   return { ...(cloudMap === undefined ? {} : { cloudMap }), targetGroups, parameter };
 }
@@ -137,11 +158,16 @@ interface AppliedWrites {
   targetsRegistered: number;
   targetsDeregistered: number;
   documentsPublished: number;
+  parametersWritten: number;
+  parametersDeleted: number;
   publishedRevision: number | "unchanged";
   documentTier: "Standard" | "Advanced" | undefined;
+  /** The document was written by another writer between this round's read and its write. */
+  conflict: boolean;
   failures: { step: string; error: unknown }[];
 }
 
+/** Runs one write; a failure is collected (and `false` returned) so the other writes still run. */
 async function attempt(writes: AppliedWrites, step: string, action: () => Promise<unknown>): Promise<boolean> {
   try {
     await action();
@@ -164,8 +190,11 @@ async function applyPlan(service: ServiceConfig, plan: ReconcilePlan, deps: Reco
     targetsRegistered: 0,
     targetsDeregistered: 0,
     documentsPublished: 0,
+    parametersWritten: 0,
+    parametersDeleted: 0,
     publishedRevision: "unchanged",
     documentTier: undefined,
+    conflict: false,
     failures: [],
   };
   const serviceId = service.cloudMapServiceId;
@@ -205,13 +234,31 @@ async function applyPlan(service: ServiceConfig, plan: ReconcilePlan, deps: Reco
   // The document reflects ECS, not Cloud Map or the target groups, so it is published even when one of
   // those writes failed: clients then stop using a draining task as early as possible.
   const document = plan.document;
+  const name = service.parameterName;
   if (document.kind === "publish") {
-    await attempt(writes, `ssm.put ${service.parameterName}`, async () => {
-      const published = await publishDocument(clients.ssm, service.parameterName, document);
+    let published: number | undefined;
+    await attempt(writes, `ssm.put ${name}`, async () => {
+      const outcome = await publishDocument(clients.ssm, name, document);
+      writes.parametersWritten += outcome.parametersWritten;
+      writes.conflict = outcome.conflict;
+      if (outcome.conflict) return;
       writes.documentsPublished = 1;
       writes.publishedRevision = document.document.revision;
-      writes.documentTier = published.tier;
+      writes.documentTier = outcome.tier;
+      published = outcome.version;
     });
+    const publishedVersion: number | undefined = published;
+    if (publishedVersion !== undefined) {
+      await attempt(writes, `ssm.delete-shards ${name}`, async () => {
+        writes.parametersDeleted += await removeUnreferencedShards(clients.ssm, name, {
+          referenced: new Set(document.form === "sharded" ? document.shards.map((shard) => shard.index) : []),
+          candidates: document.obsoleteShards,
+          // A reconcile that stopped between its shard writes and its manifest leaves shards no manifest names.
+          listOrphans: document.form === "sharded" || document.obsoleteShards.length > 0,
+          publishedVersion,
+        });
+      });
+    }
   } else if (document.kind === "too-large") {
     writes.failures.push({ step: `ssm.put ${service.parameterName}`, error: document.error });
   }
@@ -300,21 +347,43 @@ export async function reconcileService(
   let writes: AppliedWrites | undefined;
   let plan: ReconcilePlan | undefined;
   let error: Error | undefined;
+  let concurrentWrites = 0;
   try {
-    tasks = await readServiceTasks(deps.clients.ecs, service);
-    assertFreshRead(service, tasks, triggers);
-    const facts = await definitionFacts(tasks, deps);
-    summary = summariseTasks(service, tasks, facts, deps.logger);
-    actual = await readActual(service, deps);
-    plan = planReconcile(service, summary.desired, actual, now());
-    writes = await applyPlan(service, plan, deps);
+    // Level-based: each round reads everything afresh. A round ends in another only when the document turned out to
+    // be written by another writer meanwhile (SSM has no compare-and-swap): its list may be older than ours, and
+    // readers may have taken its revision, so the current truth is published again at once, above both.
+    for (let round = 1; ; round++) {
+      tasks = await readServiceTasks(deps.clients.ecs, service);
+      assertFreshRead(service, tasks, triggers);
+      const facts = await definitionFacts(tasks, deps);
+      summary = summariseTasks(service, tasks, facts, deps.logger);
+      actual = await readActual(service, deps);
+      plan = planReconcile(service, summary.desired, actual, now());
+      const roundWrites = await applyPlan(service, plan, deps);
+      writes = writes === undefined ? roundWrites : mergeWrites(writes, roundWrites);
+      if (!roundWrites.conflict) break;
+      concurrentWrites++;
+      deps.logger.warn("document written concurrently", { serviceName: service.name, parameterName: service.parameterName, round });
+      if (round === maxConcurrentWriteRounds) {
+        writes.failures.push({
+          step: `ssm.put ${service.parameterName}`,
+          error: new ConcurrentWriteError(
+            `${service.parameterName} was written by another writer during each of ${round} attempts to publish; ` +
+              "is another stage or tool writing the same parameter?",
+            { service: service.name, parameterName: service.parameterName, attempts: round },
+          ),
+        });
+        break;
+      }
+    }
     if (writes.failures.length > 0) error = new ReconcileError(service.name, writes.failures);
   } catch (caught) {
     error = caught instanceof Error ? caught : new Error(String(caught));
   }
   const writesTotal = writes === undefined
     ? 0
-    : writes.cloudMapRegistered + writes.cloudMapDeregistered + writes.targetsRegistered + writes.targetsDeregistered + writes.documentsPublished;
+    : writes.cloudMapRegistered + writes.cloudMapDeregistered + writes.targetsRegistered + writes.targetsDeregistered +
+      writes.parametersWritten + writes.parametersDeleted;
   const documentPlan = plan?.document;
   const heldRevision =
     writes?.publishedRevision !== undefined && writes.publishedRevision !== "unchanged"
@@ -344,12 +413,16 @@ export async function reconcileService(
       targetsRegistered: writes?.targetsRegistered ?? 0,
       targetsDeregistered: writes?.targetsDeregistered ?? 0,
       documentsPublished: writes?.documentsPublished ?? 0,
+      parametersWritten: writes?.parametersWritten ?? 0,
+      parametersDeleted: writes?.parametersDeleted ?? 0,
     },
     writesTotal,
     publishedRevision: writes?.publishedRevision ?? "unchanged",
     documentRevision: heldRevision,
     documentBytes: documentPlan?.kind === "publish" ? documentPlan.bytes : documentPlan?.kind === "too-large" ? documentPlan.error.bytes : undefined,
     documentTier: writes?.documentTier,
+    ...documentShape(documentPlan, actual),
+    concurrentWrites,
     documentAgeSeconds: documentAgeSeconds(plan, writes, actual, now()),
     outcome: error !== undefined ? "failed" : writesTotal === 0 ? "converged" : "changed",
     ...(error === undefined ? {} : { error: errorSummary(error) }),
@@ -357,7 +430,40 @@ export async function reconcileService(
   if (error === undefined) deps.logger.info("reconcile", { reconcile: record });
   else deps.logger.error("reconcile", { reconcile: record });
   if (deps.metrics !== undefined) emitReconcileMetrics(deps.metrics, record);
-  return error === undefined ? { record } : { record, error };
+  return error === undefined ? { record } : { record, error, retryable: isRetryable(error) };
+}
+
+/** A failure is worth retrying unless every cause says otherwise (`retryable: false`). */
+function isRetryable(error: Error): boolean {
+  const causes = error instanceof ReconcileError ? error.failures.map((f) => f.error) : [error];
+  return causes.some((cause) => (cause as { retryable?: unknown } | null)?.retryable !== false);
+}
+
+function documentShape(plan: ReconcilePlan["document"] | undefined, actual: ActualState | undefined) {
+  if (plan?.kind === "publish") {
+    return { documentForm: plan.form, documentShards: plan.form === "sharded" ? plan.shards.length : 0 };
+  }
+  if (plan?.kind === "unchanged" && actual?.parameter.kind === "valid") {
+    const sharded = actual.parameter.sharded;
+    return { documentForm: sharded === undefined ? "single" : "sharded", documentShards: sharded?.manifest.shards.length ?? 0 } as const;
+  }
+  return { documentForm: undefined, documentShards: undefined };
+}
+
+function mergeWrites(earlier: AppliedWrites, later: AppliedWrites): AppliedWrites {
+  return {
+    cloudMapRegistered: earlier.cloudMapRegistered + later.cloudMapRegistered,
+    cloudMapDeregistered: earlier.cloudMapDeregistered + later.cloudMapDeregistered,
+    targetsRegistered: earlier.targetsRegistered + later.targetsRegistered,
+    targetsDeregistered: earlier.targetsDeregistered + later.targetsDeregistered,
+    documentsPublished: later.documentsPublished,
+    parametersWritten: earlier.parametersWritten + later.parametersWritten,
+    parametersDeleted: earlier.parametersDeleted + later.parametersDeleted,
+    publishedRevision: later.publishedRevision,
+    documentTier: later.documentTier,
+    conflict: later.conflict,
+    failures: [...earlier.failures, ...later.failures],
+  };
 }
 
 /** Names of the CloudWatch metrics (EMF) emitted per reconcile, all with dimension `Service`. */
@@ -400,5 +506,5 @@ export function emitReconcileMetrics(metrics: Metrics, record: ReconcileRecord):
   }
   emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.cloudMapRegistered + record.writes.cloudMapDeregistered, { Target: "CloudMap" });
   emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.targetsRegistered + record.writes.targetsDeregistered, { Target: "TargetGroup" });
-  emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.documentsPublished, { Target: "Ssm" });
+  emit(reconcileMetricNames.writes, MetricUnit.Count, record.writes.parametersWritten + record.writes.parametersDeleted, { Target: "Ssm" });
 }

@@ -150,6 +150,7 @@ export function deploymentFactsOf(template: CfnTemplate, config: { services: Rec
     cloudMapServiceArns: serviceIds.map((id) => arn("servicediscovery", `service/${id}`)),
     targetGroupArns: unique(services.flatMap((s) => ((s["targetGroupArns"] ?? []) as unknown[]).map(String))),
     documentParameterArns: unique(services.map((s) => parameterArn(pseudo, String(s["parameterName"])))),
+    documentShardArns: unique(services.map((s) => `${parameterArn(pseudo, String(s["parameterName"]))}/shards/*`)),
     hostedZoneArns: hostedZoneArns === undefined ? undefined : unique(hostedZoneArns),
   };
 }

@@ -85,6 +85,8 @@ export interface DeploymentFacts {
   readonly cloudMapServiceArns: readonly string[];
   readonly targetGroupArns: readonly string[];
   readonly documentParameterArns: readonly string[];
+  /** Every shard of each document: `<parameter ARN>/shards/*` (the sharded form of large documents). */
+  readonly documentShardArns: readonly string[];
   /** ARNs of the hosted zones behind the configured Cloud Map services; undefined when not known at synth time. */
   readonly hostedZoneArns: readonly string[] | undefined;
 }
@@ -200,7 +202,11 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
       if (call.module === CONFIG_LOADER_MODULE) return scoped(fn.configParameterArn === undefined ? [] : [fn.configParameterArn]);
       return scoped(d.documentParameterArns);
     case "ssm:PutParameter":
-      return scoped(d.documentParameterArns);
+      // The document (or the manifest) and its shards.
+      return scoped([...d.documentParameterArns, ...d.documentShardArns]);
+    case "ssm:GetParameters":
+    case "ssm:DeleteParameters":
+      return scoped(d.documentShardArns);
     case "sqs:SendMessage":
       return scoped(fn.sendQueueArns);
     case "elasticloadbalancing:DescribeTargetHealth":

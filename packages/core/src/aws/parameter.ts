@@ -1,34 +1,94 @@
 import {
+  DeleteParametersCommand,
   DescribeParametersCommand,
   GetParameterCommand,
+  ParameterAlreadyExists,
   ParameterNotFound,
   PutParameterCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
-import { EndpointDocumentError, parseEndpointDocument } from "@discovery-sync/client/document";
-import type { DocumentPlan, ParameterState } from "../plan.js";
+import { advancedTierMaxBytes, EndpointDocumentError } from "@discovery-sync/client/document";
+import {
+  assembleShardedDocument,
+  parseShard,
+  parseStoredDocument,
+  serializeShardManifest,
+  shardParameterName,
+  shardPath,
+} from "@discovery-sync/client/shards";
+import { getParametersMaxNames, readShardValues, shardCacheKey } from "@discovery-sync/client/ssm-shards";
+import { DocumentTooLargeError } from "../errors.js";
+import { buildShardManifest, type ParameterState, type ShardedPublishPlan, type SinglePublishPlan } from "../plan.js";
 
 /**
- * Reads the endpoint document parameter. A value that is not a valid document is reported as `invalid`
- * (with the SSM version) rather than thrown: the reconcile then replaces it.
+ * Shard values read before, per document parameter, keyed by `index:version`. A pinned version never changes, so a
+ * warm reconcile reads only the shards rewritten since (by itself: none). Holds only what the last manifest named.
+ */
+export class ShardValueCache {
+  readonly #byParameter = new Map<string, Map<string, string>>();
+
+  /** The cache of one parameter (created on first use). */
+  public forParameter(parameterName: string): Map<string, string> {
+    let cache = this.#byParameter.get(parameterName);
+    if (cache === undefined) this.#byParameter.set(parameterName, (cache = new Map()));
+    return cache;
+  }
+
+  /** Drops every entry of `parameterName` but `keep`. */
+  public retain(parameterName: string, keep: ReadonlySet<string>): void {
+    const cache = this.forParameter(parameterName);
+    for (const key of cache.keys()) if (!keep.has(key)) cache.delete(key);
+  }
+}
+
+/**
+ * Reads the endpoint document: the single value, or the manifest and the shards it pins. A value that is not a valid
+ * document, or a manifest whose shards are missing or do not match it, is reported as `invalid` (with the SSM version,
+ * and what could be read of the manifest) rather than thrown: the reconcile then replaces it.
  *
  * @example
  * ```ts
  * const state = await readParameter(clients.ssm, "/discovery/workflow-agent/endpoints");
  * ```
  */
-export async function readParameter(ssm: SSMClient, name: string): Promise<ParameterState> {
+export async function readParameter(ssm: SSMClient, name: string, shardValues = new ShardValueCache()): Promise<ParameterState> {
+  let value: string;
+  let version: number;
   try {
     const output = await ssm.send(new GetParameterCommand({ Name: name }));
-    const version = output.Parameter?.Version ?? 0;
-    try {
-      return { kind: "valid", version, document: parseEndpointDocument(output.Parameter?.Value ?? "") };
-    } catch (error) {
-      if (error instanceof EndpointDocumentError) return { kind: "invalid", version, reason: error.message };
-      throw error;
-    }
+    value = output.Parameter?.Value ?? "";
+    version = output.Parameter?.Version ?? 0;
   } catch (error) {
     if (error instanceof ParameterNotFound) return { kind: "missing" };
+    throw error;
+  }
+  let stored: ReturnType<typeof parseStoredDocument>;
+  try {
+    stored = parseStoredDocument(value);
+  } catch (error) {
+    if (error instanceof EndpointDocumentError) return { kind: "invalid", version, reason: error.message };
+    throw error;
+  }
+  if (stored.form === "single") return { kind: "valid", version, document: stored.document };
+
+  const { manifest } = stored;
+  const broken = (reason: string): ParameterState => ({
+    kind: "invalid",
+    version,
+    reason,
+    head: { epoch: manifest.epoch, revision: manifest.revision },
+    shardIndexes: manifest.shards.map((ref) => ref.index),
+  });
+  const cache = shardValues.forParameter(name);
+  const read = await readShardValues(ssm, name, manifest, { cache });
+  if (read.kind === "missing") return broken(`the manifest names shard versions that do not exist: ${read.selectors.join(", ")}`);
+  try {
+    const document = assembleShardedDocument(manifest, read.values);
+    const shards = manifest.shards.map((ref, position) => parseShard(read.values[position], { service: manifest.service, index: ref.index }));
+    shardValues.retain(name, new Set(manifest.shards.map((ref) => shardCacheKey(ref.index, ref.version))));
+    return { kind: "valid", version, document, sharded: { manifest, shards } };
+  } catch (error) {
+    if (error instanceof EndpointDocumentError) return broken(error.message);
     throw error;
   }
 }
@@ -40,26 +100,156 @@ async function currentTier(ssm: SSMClient, name: string): Promise<string | undef
   return output.Parameters?.[0]?.Tier;
 }
 
+/** What {@link publishDocument} did. */
+export interface PublishOutcome {
+  /** The SSM version of the parameter after the write. */
+  readonly version: number;
+  readonly tier: "Standard" | "Advanced";
+  /** PutParameter calls made: shards and the manifest, or the single value. */
+  readonly parametersWritten: number;
+  /**
+   * True when another writer wrote the parameter between the plan's read and this write: the version returned is not
+   * the next one after the plan's, or the create-only write found the parameter there. The caller must publish the
+   * current truth again at once, or readers may be left on the other writer's (older) list.
+   */
+  readonly conflict: boolean;
+}
+
+// PutParameter's default throughput is a few per second per account: a handful in flight, the SDK's retries absorbing
+// throttling, keeps a large first publish moving without a storm of rejected calls.
+const shardWriteConcurrency = 4;
+
+async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function putValue(
+  ssm: SSMClient,
+  name: string,
+  value: string,
+  options: { tier: "Standard" | "Advanced"; overwrite: boolean; description: string },
+): Promise<number | "exists"> {
+  try {
+    const output = await ssm.send(
+      new PutParameterCommand({
+        Name: name,
+        Value: value,
+        Type: "String",
+        Tier: options.tier,
+        Overwrite: options.overwrite,
+        Description: options.description,
+      }),
+    );
+    return output.Version ?? 0;
+  } catch (error) {
+    if (error instanceof ParameterAlreadyExists) return "exists";
+    throw error;
+  }
+}
+
 /**
- * Writes the planned document and returns the new SSM version. An existing Advanced parameter stays Advanced
- * even when the document would fit Standard: SSM can upgrade a parameter's tier but never downgrade it.
+ * Writes the planned document and returns the new SSM version. Sharded: the changed shards first, then the manifest
+ * pinning their new versions, so a reader of the old manifest keeps reading the old, complete snapshot until the new
+ * manifest is in place. An existing Advanced parameter stays Advanced even when the value would fit Standard: SSM can
+ * upgrade a parameter's tier but never downgrade it.
+ *
+ * @throws {DocumentTooLargeError} when the manifest, built from the versions the shard writes returned, exceeds 8 KB.
  */
 export async function publishDocument(
   ssm: SSMClient,
   name: string,
-  plan: Extract<DocumentPlan, { kind: "publish" }>,
-): Promise<{ version: number | undefined; tier: "Standard" | "Advanced" }> {
-  let tier = plan.minimumTier;
+  plan: SinglePublishPlan | ShardedPublishPlan,
+): Promise<PublishOutcome> {
+  const service = plan.document.service;
+  let value: string;
+  let bytes: number;
+  let shardsWritten = 0;
+  if (plan.form === "single") {
+    value = plan.text;
+    bytes = plan.bytes;
+  } else {
+    const changed = plan.shards.filter((shard) => shard.changed);
+    const written = await mapWithConcurrency(changed, shardWriteConcurrency, async (shard) => {
+      const version = await putValue(ssm, shardParameterName(name, shard.index), shard.text, {
+        tier: "Standard",
+        overwrite: true,
+        description: `discovery-sync endpoint document of ${service}, shard ${shard.index} (schema version 2)`,
+      });
+      return [shard.index, version as number] as const;
+    });
+    shardsWritten = written.length;
+    const manifest = buildShardManifest(plan.document, plan.shards, new Map([...plan.keptVersions, ...written]));
+    value = serializeShardManifest(manifest);
+    bytes = Buffer.byteLength(value, "utf8");
+    if (bytes > advancedTierMaxBytes) {
+      throw new DocumentTooLargeError(service, name, bytes, plan.document.endpoints.length, plan.document.draining.length,
+        `its manifest of ${plan.shards.length} shards is ${bytes} bytes, over SSM's Advanced tier limit of ${advancedTierMaxBytes}`);
+    }
+  }
+  let tier: "Standard" | "Advanced" = bytes > 4_096 ? "Advanced" : "Standard";
   if (tier === "Standard" && plan.overwrite && (await currentTier(ssm, name)) === "Advanced") tier = "Advanced";
-  const output = await ssm.send(
-    new PutParameterCommand({
-      Name: name,
-      Value: plan.text,
-      Type: "String",
-      Tier: tier,
-      Overwrite: plan.overwrite,
-      Description: `discovery-sync endpoint document of ${plan.document.service} (schema version 1)`,
-    }),
-  );
-  return { version: output.Version, tier };
+  const version = await putValue(ssm, name, value, {
+    tier,
+    overwrite: plan.overwrite,
+    description: `discovery-sync endpoint document of ${service} (schema version ${plan.form === "single" ? 1 : 2})`,
+  });
+  if (version === "exists") return { version: 0, tier, parametersWritten: shardsWritten, conflict: true };
+  return { version, tier, parametersWritten: shardsWritten + 1, conflict: version !== plan.baseVersion + 1 };
+}
+
+/** Indexes of every shard parameter that exists under the document's shard path (DescribeParameters, paged). */
+export async function listShardIndexes(ssm: SSMClient, name: string): Promise<number[]> {
+  const path = shardPath(name);
+  const indexes: number[] = [];
+  let nextToken: string | undefined;
+  do {
+    const output = await ssm.send(
+      new DescribeParametersCommand({
+        ParameterFilters: [{ Key: "Path", Option: "OneLevel", Values: [path] }],
+        MaxResults: 50,
+        ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+      }),
+    );
+    for (const parameter of output.Parameters ?? []) {
+      const match = parameter.Name?.startsWith(`${path}/`) ? /^(0|[1-9]\d*)$/.exec(parameter.Name.slice(path.length + 1)) : null;
+      if (match !== null) indexes.push(Number(match[1]));
+    }
+    // Pages may be short or empty while a token is still given: always follow it.
+    nextToken = output.NextToken;
+  } while (nextToken !== undefined);
+  return indexes.sort((a, b) => a - b);
+}
+
+/**
+ * Deletes shards no published manifest names: `candidates`, plus (with `listOrphans`) any other shard found under the
+ * shard path (left by a reconcile that stopped between its shard writes and its manifest). Only while the parameter
+ * is still at `publishedVersion`: if another writer has published since, its manifest may name these shards, and
+ * cleaning up is its job. Returns the number deleted.
+ */
+export async function removeUnreferencedShards(
+  ssm: SSMClient,
+  name: string,
+  options: { referenced: ReadonlySet<number>; candidates: readonly number[]; listOrphans: boolean; publishedVersion: number },
+): Promise<number> {
+  const found = options.listOrphans ? await listShardIndexes(ssm, name) : [];
+  const doomed = [...new Set([...options.candidates, ...found])].filter((index) => !options.referenced.has(index)).sort((a, b) => a - b);
+  if (doomed.length === 0) return 0;
+  const current = await ssm.send(new GetParameterCommand({ Name: name }));
+  if (current.Parameter?.Version !== options.publishedVersion) return 0;
+  let deleted = 0;
+  for (let i = 0; i < doomed.length; i += getParametersMaxNames) {
+    const names = doomed.slice(i, i + getParametersMaxNames).map((index) => shardParameterName(name, index));
+    const output = await ssm.send(new DeleteParametersCommand({ Names: names }));
+    deleted += output.DeletedParameters?.length ?? 0;
+  }
+  return deleted;
 }

@@ -74,7 +74,10 @@ export function createReconcileHandler(
       const name = serviceOfRecord.get(record.messageId);
       if (name === undefined) return;
       const result = await results.get(name);
-      if (result?.error !== undefined) throw result.error;
+      // A failure that retrying cannot fix (a document too large to publish at all) is logged, counted and alarmed
+      // by the reconcile record, but not thrown: its message would only come back again and again, holding every
+      // later event of the service behind it. The periodic sweep tries the service again anyway.
+      if (result?.error !== undefined && result.retryable !== false) throw result.error;
     };
     return processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
       ...(context === undefined ? {} : { context }),
