@@ -1,12 +1,19 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import {
+  compareEndpoints,
   createEndpointReader,
   EndpointsUnavailableError,
+  layoutShards,
   serializeEndpointDocument,
+  serializeShardManifest,
+  shardDigest,
+  shardParameterName,
   type Endpoint,
   type EndpointDocument,
   type EndpointReader,
+  type ShardContent,
+  type ShardManifest,
 } from "@discovery-sync/client";
 import { isolatedAccount } from "../support/aws.js";
 import { requestCounter } from "@discovery-sync/emulator";
@@ -20,6 +27,52 @@ function doc(revision: number, endpoints: Endpoint[]): EndpointDocument {
 
 async function publish(ssm: SSMClient, name: string, value: string): Promise<void> {
   await ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: "String", Overwrite: true }));
+}
+
+/** Task `i` of a big service: a full endpoint (zone and a 32-character task id). */
+function task(i: number): Endpoint {
+  return {
+    address: `10.1.${(i >> 8) & 255}.${i & 255}`,
+    port: 50051,
+    zone: `us-east-1${"abc"[i % 3]}`,
+    taskId: i.toString(16).padStart(32, "0"),
+  };
+}
+
+/**
+ * Publishes in the sharded form as the writer does: the shards whose text changed (PutParameter, keeping the
+ * version SSM gives), then the manifest pinning every shard's version.
+ */
+async function publishSharded(
+  ssm: SSMClient,
+  parameterName: string,
+  content: { epoch: number; revision: number; endpoints: Endpoint[]; previous?: { shards: readonly ShardContent[]; manifest: ShardManifest } },
+): Promise<{ shards: readonly ShardContent[]; manifest: ShardManifest; changed: number }> {
+  const service = "workflow-agent";
+  const layout = layoutShards({ service, endpoints: content.endpoints, draining: [], previous: content.previous?.shards ?? [] });
+  const pinned = new Map(content.previous?.manifest.shards.map((ref) => [ref.index, ref.version]));
+  const shards = await Promise.all(
+    layout.shards.map(async (shard) => {
+      const kept = pinned.get(shard.index);
+      if (!shard.changed && kept !== undefined) return { index: shard.index, version: kept };
+      const Name = shardParameterName(parameterName, shard.index);
+      const output = await ssm.send(new PutParameterCommand({ Name, Value: shard.text, Type: "String", Overwrite: true }));
+      return { index: shard.index, version: output.Version! };
+    }),
+  );
+  const manifest: ShardManifest = {
+    schemaVersion: 2,
+    service,
+    epoch: content.epoch,
+    revision: content.revision,
+    generatedAt: new Date().toISOString(),
+    endpointCount: content.endpoints.length,
+    drainingCount: 0,
+    shards,
+    digest: shardDigest(layout.shards.map((shard) => shard.text)),
+  };
+  await publish(ssm, parameterName, serializeShardManifest(manifest));
+  return { shards: layout.shards, manifest, changed: layout.shards.filter((shard) => shard.changed).length };
 }
 
 let readers: EndpointReader[] = [];
@@ -97,6 +150,36 @@ describe("endpoint reader against the emulator's SSM", () => {
     expect(reader.current()?.revision).toBe(2);
     expect(await reader.endpoints()).toEqual([a, b]);
     expect(reasons).toEqual(["invalid-document"]);
+  });
+
+  it("reads a sharded document of 1,000 endpoints: 1 GetParameter + ceil(shards / 10) GetParameters, then 1 when unchanged and 2 for a one-shard change", async () => {
+    // Prepare
+    const { writer, counter, parameterName, make } = setUp();
+    const endpoints = Array.from({ length: 1_000 }, (_, i) => task(i));
+    const epoch = Date.now();
+    const first = await publishSharded(writer, parameterName, { epoch, revision: 1, endpoints });
+    const shardCount = first.manifest.shards.length;
+    const reader = make();
+
+    // Act: 1,000 concurrent calls on a cold reader, an unchanged refresh, then a revision that changes one task
+    const results = await Promise.all(Array.from({ length: 1_000 }, () => reader.endpoints()));
+    const coldCounts = { ...counter.byCommand };
+    await reader.refresh();
+    const unchangedCounts = { ...counter.byCommand };
+    const next = [...endpoints.filter((e) => e.taskId !== task(500).taskId), task(5_000)];
+    const second = await publishSharded(writer, parameterName, { epoch, revision: 2, endpoints: next, previous: first });
+    await reader.refresh();
+
+    // Assess
+    expect(shardCount).toBeGreaterThan(10);
+    expect(coldCounts).toEqual({ GetParameterCommand: 1, GetParametersCommand: Math.ceil(shardCount / 10) });
+    expect(new Set(results).size).toBe(1);
+    expect(results[0]).toEqual([...endpoints].sort(compareEndpoints));
+    expect(unchangedCounts).toEqual({ GetParameterCommand: 2, GetParametersCommand: Math.ceil(shardCount / 10) });
+    expect(second.changed).toBe(1);
+    expect(counter.byCommand).toEqual({ GetParameterCommand: 3, GetParametersCommand: Math.ceil(shardCount / 10) + 1 });
+    expect(reader.current()).toMatchObject({ schemaVersion: 2, epoch, revision: 2, endpoints: [...next].sort(compareEndpoints) });
+    expect(reader.status()).toMatchObject({ source: "ssm", epoch, revision: 2, endpointCount: 1_000, consecutiveFailures: 0 });
   });
 
   it("rejects with a typed not-found error when the parameter does not exist", async () => {

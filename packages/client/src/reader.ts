@@ -1,5 +1,5 @@
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { parseEndpointDocument, type Endpoint, type EndpointDocument, EndpointDocumentError } from "./document.js";
+import { type Endpoint, type EndpointDocument, EndpointDocumentError } from "./document.js";
 import {
   EndpointRefreshError,
   EndpointsUnavailableError,
@@ -9,6 +9,17 @@ import {
 } from "./errors.js";
 import { readThroughExtension, resolveLambdaExtension, type LambdaExtensionOptions } from "./lambda-extension.js";
 import { parseEndpointOverride } from "./override.js";
+import {
+  assembleShardedDocument,
+  compareDocumentOrder,
+  parseStoredDocument,
+  shardedDocumentSchemaVersion,
+  shardParameterName,
+  type ShardManifest,
+  type ShardRef,
+  type StoredDocument,
+} from "./shards.js";
+import { readShardValues, shardCacheKey } from "./ssm-shards.js";
 import {
   assertKnownKeys,
   assertRecord,
@@ -110,7 +121,10 @@ export interface EndpointReaderOptions {
     /** @default refreshIntervalMs */
     readonly maxMs?: number;
   };
-  /** Time limit of one GetParameter call, in ms; a hung request must not hold every caller. @default 5 000 */
+  /**
+   * Time limit of one request to SSM (the GetParameter of the document or manifest, and each GetParameters of
+   * shards), in ms; a hung request must not hold every caller. @default 5 000
+   */
   readonly requestTimeoutMs?: number;
   /** Ask SSM to decrypt a SecureString document. @default false */
   readonly withDecryption?: boolean;
@@ -131,29 +145,40 @@ export interface EndpointReaderOptions {
 export type EndpointSourceName = "ssm" | "lambda-extension" | "env" | (string & {});
 
 /**
- * A point-in-time view of a reader's health, for logs, health endpoints and metrics.
+ * A point-in-time view of a reader's health, for logs, health endpoints and metrics. A plain snapshot: it does not
+ * change after `status()` returns.
  *
  * @example
  * ```ts
- * const { revision, lastGoodAt, failingSince } = reader.status();
+ * const { epoch, revision, lastGoodAt, failingSince } = reader.status();
+ * log.info({ epoch, revision, lastGoodAt, failingSince }, "endpoint reader");
  * ```
  */
 export interface EndpointReaderStatus {
+  /** The parameter the reader serves (as given to {@link createEndpointReader}). */
   readonly parameterName: string;
   /** Source of the list served, or `undefined` before the first good load. */
   readonly source: EndpointSourceName | undefined;
-  /** Highest document revision accepted from SSM (0 when none yet). */
+  /**
+   * Epoch of the document held from SSM (0 when none yet, or when the document predates epochs). With
+   * `revision` it orders documents: a higher epoch wins whatever its revision. Always set by the readers of
+   * {@link createEndpointReader}; optional only so that `EndpointReader` implementations written before epochs
+   * (test doubles, wrappers) still compile.
+   */
+  readonly epoch?: number;
+  /** Revision of the document held from SSM, within its `epoch` (0 when none yet). */
   readonly revision: number;
-  /** Number of ready endpoints served. */
+  /** Number of ready endpoints served (from SSM, the override or a fallback). */
   readonly endpointCount: number;
-  /** When the list served was last confirmed. */
+  /** When the list served was last confirmed, or `undefined` before the first good load. */
   readonly lastGoodAt: Date | undefined;
   /** Start of the current run of failures, or `undefined` when the last refresh succeeded. */
   readonly failingSince: Date | undefined;
-  /** The most recent failure of the current run. */
+  /** The most recent failure of the current run, or `undefined` when the last refresh succeeded. */
   readonly lastError: EndpointRefreshError | undefined;
   /** Failed refreshes since the last success. */
   readonly consecutiveFailures: number;
+  /** True once {@link EndpointReader.close} was called. */
   readonly closed: boolean;
 }
 
@@ -167,7 +192,7 @@ export interface EndpointReaderStatus {
  */
 export interface RefreshEvent {
   readonly source: EndpointSourceName;
-  /** True when the list served changed (a newer revision, or a different source). */
+  /** True when the list served changed (a newer document by epoch and revision, or a different source). */
   readonly changed: boolean;
   readonly document: EndpointDocument;
 }
@@ -203,8 +228,9 @@ export interface EndpointReader {
   /** The parameter this reader serves. */
   readonly parameterName: string;
   /**
-   * The ready endpoints. The first call loads (concurrent first calls share one request); later calls answer from
-   * memory and never wait on the network while the list is younger than `maxStaleMs`.
+   * The ready endpoints. The first call loads (concurrent first calls share one load: one GetParameter, plus one
+   * GetParameters per 10 shards of a sharded document); later calls answer from memory and never wait on the
+   * network while the list is younger than `maxStaleMs`.
    * @throws {EndpointsUnavailableError} when there is no good list, or it is older than `maxStaleMs`.
    * @throws {ReaderClosedError} after {@link EndpointReader.close}.
    */
@@ -214,7 +240,8 @@ export interface EndpointReader {
   /** The last known document, synchronously, or `undefined` before the first good load. Never waits. */
   current(): EndpointDocument | undefined;
   /**
-   * Calls `listener` whenever a newer document is served (a higher revision, or a list from another source).
+   * Calls `listener` whenever a newer document is served (a higher epoch, a higher revision of the same epoch, or
+   * a list from another source).
    * Starts loading if nothing did yet. Returns a function that removes the listener.
    */
   subscribe(listener: (document: EndpointDocument) => void): () => void;
@@ -270,6 +297,34 @@ interface Served {
   readonly source: EndpointSourceName;
 }
 
+/** What one read of SSM gives: the document to accept and, in the sharded form, its shard values by `index:version`. */
+interface PrimaryRead {
+  readonly document: EndpointDocument;
+  readonly source: EndpointSourceName;
+  readonly shardValues?: ReadonlyMap<string, string>;
+}
+
+/**
+ * How many more times the manifest is read in one refresh when a shard it pins is gone. Each re-read follows a
+ * writer that published meanwhile; more would only spend the shared GetParameter budget on a broken parameter.
+ */
+const manifestRereads = 2;
+
+/** Cache key of one shard version: `index:version`. */
+function shardKey(ref: ShardRef): string {
+  return shardCacheKey(ref.index, ref.version);
+}
+
+/** True when the text is JSON whose schemaVersion is the sharded form's, so its errors are a manifest's. */
+function isManifestText(value: string): boolean {
+  try {
+    const parsed = JSON.parse(value) as { schemaVersion?: unknown } | null;
+    return typeof parsed === "object" && parsed?.schemaVersion === shardedDocumentSchemaVersion;
+  } catch {
+    return false;
+  }
+}
+
 type Listeners = { [E in keyof EndpointReaderEvents]: Set<EndpointReaderEvents[E]> };
 
 /** @internal The implementation; only the {@link EndpointReader} interface is public. */
@@ -286,11 +341,18 @@ class Reader implements EndpointReader {
   readonly #fallbacks: readonly EndpointFallback[];
   readonly #env: Readonly<Record<string, string | undefined>>;
   readonly #override: EndpointDocument | undefined;
+  /** The configured name without a `:version`/`:label` selector: shard names are built on it. */
+  readonly #shardBaseName: string;
   #extension: ReturnType<typeof resolveLambdaExtension>;
   #ssmClient: SSMClient | undefined;
 
-  /** The highest-revision document SSM gave us; never replaced by a lower revision. */
+  /** The newest document SSM gave us (by epoch, then revision); never replaced by an older one. */
   #ssmDocument: EndpointDocument | undefined;
+  /**
+   * Shard values of the sharded snapshot held, by `index:version`, so that a new revision costs only the shards it
+   * changed. Holds exactly the shards of the last accepted manifest (empty when the single form is held).
+   */
+  #shardCache: ReadonlyMap<string, string> = new Map();
   #served: Served | undefined;
   #lastGoodAt: number | undefined;
   #failingSince: number | undefined;
@@ -310,6 +372,7 @@ class Reader implements EndpointReader {
     assertKnownKeys("", options as unknown as Record<string, unknown>, knownOptions);
     const name = ssmParameterName("parameterName", options.parameterName);
     this.parameterName = name;
+    this.#shardBaseName = name.replace(/:[^/:]*$/, "");
     if (options.ssmClient !== undefined && !(options.ssmClient instanceof SSMClient)) {
       const client = options.ssmClient as unknown;
       // Another copy of the SDK fails instanceof; accept anything that can send.
@@ -423,6 +486,7 @@ class Reader implements EndpointReader {
     return {
       parameterName: this.parameterName,
       source: this.#served?.source,
+      epoch: this.#ssmDocument?.epoch ?? 0,
       revision: this.#ssmDocument?.revision ?? 0,
       endpointCount: this.#served?.document.endpoints.length ?? 0,
       lastGoodAt: this.#lastGoodAt === undefined ? undefined : new Date(this.#lastGoodAt),
@@ -483,9 +547,9 @@ class Reader implements EndpointReader {
     let ok = false;
     let lastError: EndpointRefreshError | undefined;
     try {
-      const { document, source } = await this.#readPrimary();
+      const read = await this.#readPrimary();
       if (this.#closed) return;
-      this.#acceptSsm(document, source);
+      this.#acceptSsm(read);
       ok = true;
     } catch (error) {
       if (this.#closed) return;
@@ -542,17 +606,40 @@ class Reader implements EndpointReader {
     this.#timer.unref?.();
   }
 
-  async #readPrimary(): Promise<{ document: EndpointDocument; source: EndpointSourceName }> {
-    if (this.#extension !== undefined) {
+  /**
+   * Reads the configured parameter and, in the sharded form, the shards its manifest pins. When the manifest is no
+   * newer than the document held, no shard is read: an unchanged sharded document costs one request, like the
+   * single form. A pinned shard version that SSM no longer has means the manifest moved on (or a shard was
+   * deleted) while we read: the manifest is read again, at most {@link manifestRereads} times.
+   */
+  async #readPrimary(): Promise<PrimaryRead> {
+    // Shard values fetched during this refresh, kept across manifest re-reads: most shards survive a new revision.
+    const fetched = new Map<string, string>();
+    let read = await this.#readStored(true);
+    for (let rereads = 0; ; rereads++) {
+      if (read.stored.form === "single") return { document: read.stored.document, source: read.source };
+      const { manifest } = read.stored;
+      const held = this.#ssmDocument;
+      if (held !== undefined && compareDocumentOrder(manifest, held) <= 0) return { document: held, source: read.source };
+      const result = await this.#readShardedDocument(manifest, read.source, fetched);
+      if (!("gone" in result)) return result;
+      if (rereads === manifestRereads) throw this.#shardGone(manifest, result.gone, rereads + 1);
+      // Straight from SSM: the extension would most likely answer the same manifest again, from its cache.
+      read = await this.#readStored(false);
+    }
+  }
+
+  /** The configured parameter's value, parsed: through the Lambda extension when in use and allowed, else from SSM. */
+  async #readStored(useExtension: boolean): Promise<{ stored: StoredDocument; source: EndpointSourceName }> {
+    if (useExtension && this.#extension !== undefined) {
       const read = await readThroughExtension(this.#extension, this.parameterName, this.#env.AWS_SESSION_TOKEN);
-      if (read.kind === "value") return { document: this.#parse(read.value, "lambda-extension"), source: "lambda-extension" };
+      if (read.kind === "value") return { stored: this.#parse(read.value, "lambda-extension"), source: "lambda-extension" };
       // Not installed: stop trying it. Failed (INIT phase, error answer, timeout): SSM directly, this time only.
       if (read.kind === "absent") this.#extension = undefined;
     }
-    const client = (this.#ssmClient ??= new SSMClient({}));
     let value: string | undefined;
     try {
-      const output = await client.send(
+      const output = await this.#client().send(
         new GetParameterCommand({ Name: this.parameterName, WithDecryption: this.#withDecryption }),
         { abortSignal: AbortSignal.timeout(this.#requestTimeoutMs) },
       );
@@ -563,22 +650,108 @@ class Reader implements EndpointReader {
     if (value === undefined) {
       throw new EndpointRefreshError(this.parameterName, "ssm", "invalid-document", "GetParameter returned no value");
     }
-    return { document: this.#parse(value, "ssm"), source: "ssm" };
+    return { stored: this.#parse(value, "ssm"), source: "ssm" };
   }
 
-  #parse(value: string, source: EndpointSourceName): EndpointDocument {
+  #client(): SSMClient {
+    return (this.#ssmClient ??= new SSMClient({}));
+  }
+
+  #parse(value: string, source: EndpointSourceName): StoredDocument {
     try {
-      return parseEndpointDocument(value);
+      return parseStoredDocument(value);
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const message = error instanceof Error ? error.message : String(error);
+      // A manifest's errors name fields of the sharded form: say that the value was read as one.
+      const detail = isManifestText(value) ? `not a valid schemaVersion 2 manifest: ${message}` : message;
       throw new EndpointRefreshError(this.parameterName, source, "invalid-document", detail, { cause: error });
     }
   }
 
-  /** Never go backwards: a lower revision than the one held is ignored (a stale replica, or an old writer). */
-  #acceptSsm(document: EndpointDocument, source: EndpointSourceName): void {
+  /**
+   * The document a manifest describes, from the shard values held (a shard the new revision did not change keeps
+   * its version, so its cached value is still right) and those fetched now; or a pinned shard SSM no longer has.
+   */
+  async #readShardedDocument(
+    manifest: ShardManifest,
+    source: EndpointSourceName,
+    fetched: Map<string, string>,
+  ): Promise<PrimaryRead | { readonly gone: ShardRef }> {
+    const known = (ref: ShardRef) => fetched.has(shardKey(ref)) || this.#shardCache.has(shardKey(ref));
+    const gone = await this.#fetchShards(manifest.shards.filter((ref) => !known(ref)), fetched);
+    if (gone !== undefined) return { gone };
+    let assembled = this.#tryAssemble(manifest, fetched);
+    const reused = manifest.shards.filter((ref) => !fetched.has(shardKey(ref)));
+    if (assembled instanceof EndpointDocumentError && reused.length > 0) {
+      // A cached value can be stale under the same index and version: a shard deleted (the list shrank) and created
+      // again later starts over at SSM version 1. Fetch the cached ones once before calling the snapshot invalid.
+      const goneOnRetry = await this.#fetchShards(reused, fetched);
+      if (goneOnRetry !== undefined) return { gone: goneOnRetry };
+      assembled = this.#tryAssemble(manifest, fetched);
+    }
+    if (assembled instanceof EndpointDocumentError) {
+      const detail = `sharded revision ${manifest.revision} of epoch ${manifest.epoch}: ${assembled.message}`;
+      throw new EndpointRefreshError(this.parameterName, source, "invalid-document", detail, { cause: assembled });
+    }
+    return { ...assembled, source };
+  }
+
+  /** Checks and assembles the snapshot (digest, service, indexes, counts); values fetched now win over cached ones. */
+  #tryAssemble(
+    manifest: ShardManifest,
+    fetched: ReadonlyMap<string, string>,
+  ): { document: EndpointDocument; shardValues: ReadonlyMap<string, string> } | EndpointDocumentError {
+    const values = manifest.shards.map((ref) => fetched.get(shardKey(ref)) ?? this.#shardCache.get(shardKey(ref)) ?? "");
+    try {
+      const document = assembleShardedDocument(manifest, values);
+      return { document, shardValues: new Map(manifest.shards.map((ref, i) => [shardKey(ref), values[i]!])) };
+    } catch (error) {
+      if (error instanceof EndpointDocumentError) return error;
+      throw error;
+    }
+  }
+
+  /**
+   * Fetches the given shard versions into `into`, always from SSM (the Lambda extension reads one parameter per
+   * request). Returns a shard that SSM does not have (deleted, or that version no longer kept), if any.
+   */
+  async #fetchShards(refs: readonly ShardRef[], into: Map<string, string>): Promise<ShardRef | undefined> {
+    try {
+      const gone = await readShardValues(this.#client(), this.#shardBaseName, refs, into, {
+        withDecryption: this.#withDecryption,
+        abortSignal: () => AbortSignal.timeout(this.#requestTimeoutMs),
+      });
+      return gone[0];
+    } catch (error) {
+      throw this.#asRefreshError(error, "ssm");
+    }
+  }
+
+  #shardGone(manifest: ShardManifest, ref: ShardRef, reads: number): EndpointRefreshError {
+    const name = shardParameterName(this.#shardBaseName, ref.index);
+    return new EndpointRefreshError(
+      this.parameterName,
+      "ssm",
+      "not-found",
+      `shard ${ref.index} version ${ref.version} (${name}:${ref.version}) of sharded revision ${manifest.revision} ` +
+        `of epoch ${manifest.epoch} is not in SSM, after reading the manifest ${reads} times: a shard was deleted, or ` +
+        "the manifest changes faster than it can be read",
+    );
+  }
+
+  /**
+   * Never go backwards: an older document than the one held (by epoch, then revision) is ignored (a stale replica,
+   * an old writer). A higher epoch wins whatever its revision: the parameter was deleted, recreated or restored by
+   * hand and its writer started a new incarnation, whose revisions start again.
+   */
+  #acceptSsm(read: PrimaryRead): void {
+    const { document, source } = read;
     const held = this.#ssmDocument;
-    if (held === undefined || document.revision > held.revision) this.#ssmDocument = document;
+    if (held === undefined || compareDocumentOrder(document, held) > 0) {
+      this.#ssmDocument = document;
+      // The cache mirrors the snapshot held: the next manifest shares its unchanged shards, and nothing older.
+      this.#shardCache = read.shardValues ?? new Map();
+    }
     const serve = this.#ssmDocument!;
     const changed = this.#served === undefined || this.#served.document !== serve;
     this.#served = { document: serve, source };
