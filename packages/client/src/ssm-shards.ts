@@ -1,83 +1,77 @@
 import { GetParametersCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import { shardParameterName, type ShardManifest } from "./shards.js";
+import { shardParameterName, type ShardRef } from "./shards.js";
 
 /** GetParameters takes at most this many names per call. */
 export const getParametersMaxNames = 10;
 
 /** Options of {@link readShardValues}. */
 export interface ReadShardValuesOptions {
-  /**
-   * Shard values already read, keyed by `"<index>:<version>"`. A pinned version never changes, so a cached value
-   * is reused without a request; values read are added. The caller decides what to keep.
-   */
-  readonly cache?: Map<string, string>;
   readonly withDecryption?: boolean;
   /** Called per request for its abort signal (a time limit per call). */
   readonly abortSignal?: () => AbortSignal;
 }
 
-/** The outcome of {@link readShardValues}. */
-export type ShardValuesRead =
-  | { readonly kind: "complete"; readonly values: readonly string[]; readonly requests: number }
-  /** Some pinned versions do not exist (the manifest moved on, or a shard was deleted): the snapshot is gone. */
-  | { readonly kind: "missing"; readonly selectors: readonly string[]; readonly requests: number };
-
-/** The cache key of a shard version. */
+/**
+ * The cache key of a shard version, `index:version`. A pinned version's value never changes while the shard exists.
+ *
+ * @example
+ * ```ts
+ * cache.get(shardCacheKey(ref.index, ref.version));
+ * ```
+ */
 export function shardCacheKey(index: number, version: number): string {
   return `${index}:${version}`;
 }
 
+/** A parameter name or ARN reduced to its name: `arn:aws:ssm:us-east-1:123456789012:parameter/a/b` -> `/a/b`. */
+function parameterPath(nameOrArn: string): string {
+  return nameOrArn.replace(/^arn:[^:]+:ssm:[^:]*:\d*:parameter(?=\/)/, "");
+}
+
 /**
- * Reads the values of the shards a manifest pins (`name:version` selectors), ten per GetParameters call, the calls
- * concurrent, skipping those in the cache. Values come back in manifest order, ready for `assembleShardedDocument`.
+ * Reads the given shard versions of the document at `parameterName` (`name:version` selectors), ten per GetParameters
+ * call, the calls concurrent, into `into` (keyed by {@link shardCacheKey}). Returns the refs SSM does not have (the
+ * shard was deleted, or that version is no longer kept): empty when every one was read.
  *
  * @example
  * ```ts
- * const read = await readShardValues(ssm, "/discovery/workflow-agent/endpoints", manifest, { cache });
- * if (read.kind === "complete") document = assembleShardedDocument(manifest, read.values);
+ * const values = new Map<string, string>();
+ * const gone = await readShardValues(ssm, "/discovery/workflow-agent/endpoints", manifest.shards, values);
+ * if (gone.length === 0) document = assembleShardedDocument(manifest, manifest.shards.map((r) => values.get(shardCacheKey(r.index, r.version))!));
  * ```
+ * @throws the SDK's error when a request fails.
  */
 export async function readShardValues(
   ssm: SSMClient,
   parameterName: string,
-  manifest: ShardManifest,
+  refs: readonly ShardRef[],
+  into: Map<string, string>,
   options: ReadShardValuesOptions = {},
-): Promise<ShardValuesRead> {
-  const cache = options.cache ?? new Map<string, string>();
-  const wanted = manifest.shards.filter((ref) => !cache.has(shardCacheKey(ref.index, ref.version)));
-  const batches: (typeof wanted)[] = [];
-  for (let i = 0; i < wanted.length; i += getParametersMaxNames) batches.push(wanted.slice(i, i + getParametersMaxNames));
-  const missing: string[] = [];
-  await Promise.all(
+): Promise<ShardRef[]> {
+  const batches: ShardRef[][] = [];
+  for (let i = 0; i < refs.length; i += getParametersMaxNames) batches.push(refs.slice(i, i + getParametersMaxNames));
+  const gone = await Promise.all(
     batches.map(async (batch) => {
-      const byName = new Map(batch.map((ref) => [shardParameterName(parameterName, ref.index), ref]));
+      const selectors = batch.map((ref) => `${shardParameterName(parameterName, ref.index)}:${ref.version}`);
       const output = await ssm.send(
         new GetParametersCommand({
-          Names: batch.map((ref) => `${shardParameterName(parameterName, ref.index)}:${ref.version}`),
+          Names: selectors,
           ...(options.withDecryption === undefined ? {} : { WithDecryption: options.withDecryption }),
         }),
         options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal() },
       );
-      const found = new Set<string>();
-      // AWS answers with the plain name (the selector apart) and the version, in any order.
-      for (const parameter of output.Parameters ?? []) {
-        const name = parameter.Name?.replace(/:\d+$/, "");
-        const ref = name === undefined ? undefined : byName.get(name);
-        if (ref === undefined || parameter.Version !== ref.version || parameter.Value === undefined) continue;
-        cache.set(shardCacheKey(ref.index, ref.version), parameter.Value);
-        found.add(shardCacheKey(ref.index, ref.version));
+      // Matched by name and version: results come in any order, named without the selector (and, asked by ARN,
+      // perhaps by plain name). A selector in InvalidParameters simply has no match.
+      const values = new Map<string, string>();
+      for (const { Name, Version, Value } of output.Parameters ?? []) {
+        if (Name !== undefined && Version !== undefined && Value !== undefined) values.set(`${parameterPath(Name)}:${Version}`, Value);
       }
-      for (const ref of batch) {
-        if (!found.has(shardCacheKey(ref.index, ref.version))) {
-          missing.push(`${shardParameterName(parameterName, ref.index)}:${ref.version}`);
-        }
-      }
+      return batch.filter((ref, i) => {
+        const value = values.get(parameterPath(selectors[i]!));
+        if (value !== undefined) into.set(shardCacheKey(ref.index, ref.version), value);
+        return value === undefined;
+      });
     }),
   );
-  if (missing.length > 0) return { kind: "missing", selectors: missing.sort(), requests: batches.length };
-  return {
-    kind: "complete",
-    values: manifest.shards.map((ref) => cache.get(shardCacheKey(ref.index, ref.version))!),
-    requests: batches.length,
-  };
+  return gone.flat();
 }

@@ -15,6 +15,7 @@ import {
   serializeShardManifest,
   shardParameterName,
   shardPath,
+  type ShardRef,
 } from "@discovery-sync/client/shards";
 import { getParametersMaxNames, readShardValues, shardCacheKey } from "@discovery-sync/client/ssm-shards";
 import { DocumentTooLargeError } from "../errors.js";
@@ -80,15 +81,25 @@ export async function readParameter(ssm: SSMClient, name: string, shardValues = 
     shardIndexes: manifest.shards.map((ref) => ref.index),
   });
   const cache = shardValues.forParameter(name);
-  const read = await readShardValues(ssm, name, manifest, { cache });
-  if (read.kind === "missing") return broken(`the manifest names shard versions that do not exist: ${read.selectors.join(", ")}`);
+  const key = (ref: ShardRef) => shardCacheKey(ref.index, ref.version);
+  const gone = await readShardValues(ssm, name, manifest.shards.filter((ref) => !cache.has(key(ref))), cache);
+  if (gone.length > 0) {
+    const selectors = gone.map((ref) => `${shardParameterName(name, ref.index)}:${ref.version}`);
+    return broken(`the manifest names shard versions that do not exist: ${selectors.join(", ")}`);
+  }
+  const values = manifest.shards.map((ref) => cache.get(key(ref))!);
   try {
-    const document = assembleShardedDocument(manifest, read.values);
-    const shards = manifest.shards.map((ref, position) => parseShard(read.values[position], { service: manifest.service, index: ref.index }));
-    shardValues.retain(name, new Set(manifest.shards.map((ref) => shardCacheKey(ref.index, ref.version))));
+    const document = assembleShardedDocument(manifest, values);
+    const shards = manifest.shards.map((ref, position) => parseShard(values[position], { service: manifest.service, index: ref.index }));
+    shardValues.retain(name, new Set(manifest.shards.map(key)));
     return { kind: "valid", version, document, sharded: { manifest, shards } };
   } catch (error) {
-    if (error instanceof EndpointDocumentError) return broken(error.message);
+    if (error instanceof EndpointDocumentError) {
+      // A cached value can be stale under the same key (a shard deleted and created again starts over at version 1):
+      // the next read fetches every shard afresh.
+      shardValues.retain(name, new Set());
+      return broken(error.message);
+    }
     throw error;
   }
 }
