@@ -228,6 +228,31 @@ describe("reconcile pipeline on the emulator", () => {
     expect(after.instanceIds).toHaveLength(90);
   });
 
+  it("a document that cannot be published at all fails once, alarmed, without holding its message group back", async () => {
+    const { pipeline, tasks } = await scaledTo(2);
+    const before = await pipeline.observe();
+    // One endpoint too large for one parameter and for any shard (a 9,000-character zone): no form of the document can hold it.
+    const [giant] = await runServiceTasks(pipeline.worldClients, pipeline.world, 1);
+    pipeline.overlay.set(giant!.taskArn!, { availabilityZone: "z".repeat(9_000) });
+    await pipeline.emit([giant!]);
+    const summary = await pipeline.pump();
+    expect(summary.failures).toBe(0);
+    expect(await pipeline.queueDepth()).toBe(0);
+    const failed = pipeline.logger.records.at(-1);
+    expect(failed).toMatchObject({ outcome: "failed", error: { name: "ReconcileError", reasons: ["DocumentTooLargeError"] } });
+    expect(failed?.error?.message).toMatch(/more than a shard of 4096 bytes holds; \/discovery\/.*keeps its previous document/);
+    const after = await pipeline.observe();
+    // Never a truncated list: the previous document stays; the target group still follows ECS.
+    expect(after.document).toEqual(before.document);
+    expect(after.targets).toHaveLength(3);
+
+    // The next event of the service is not stuck behind it.
+    pipeline.overlay.clear(giant!.taskArn!);
+    await pipeline.emit([tasks[0]!]);
+    expect((await pipeline.pump()).failures).toBe(0);
+    expect((await pipeline.observe()).document?.endpoints).toHaveLength(3);
+  });
+
   it("does not let one failing service block the others in a batch", async () => {
     const pipeline = await createPipeline({
       extraServices: [{ service: "billing" }],
