@@ -296,7 +296,8 @@ describe("failures, staleness and backoff", () => {
 
   it.each([
     ["not JSON", "{nope", "$"],
-    ["wrong schema version", JSON.stringify({ schemaVersion: 2 }), "schemaVersion"],
+    ["unknown schema version", JSON.stringify({ schemaVersion: 3 }), "schemaVersion"],
+    ["manifest without its fields", JSON.stringify({ schemaVersion: 2 }), "schemaVersion 2 manifest"],
     ["bad address", documentText(2, [{ address: "10.0.0.300", port: 1 }]), "endpoints[0].address"],
     ["bad port", documentText(2, [{ address: "10.0.0.9", port: 70_000 }]), "endpoints[0].port"],
   ])("keeps the last good list when the document is invalid (%s)", async (_case, value, path) => {

@@ -132,6 +132,9 @@ export function parseStoredDocument(input: unknown): StoredDocument {
   if (isRecord(value) && value.schemaVersion === shardedDocumentSchemaVersion) {
     return { form: "sharded", manifest: parseShardManifest(value) };
   }
+  if (isRecord(value) && value.schemaVersion !== 1) {
+    throw new EndpointDocumentError("schemaVersion", `expected 1 or ${shardedDocumentSchemaVersion} (given ${describe(value.schemaVersion)})`);
+  }
   return { form: "single", document: parseEndpointDocument(value) };
 }
 
