@@ -145,6 +145,8 @@ describe("configuration in an SSM parameter", () => {
           ? [
               `ssm:GetParameter ${configArn}`,
               ...documents.flatMap((d) => [`ssm:GetParameter ${d}`, `ssm:PutParameter ${d}`]),
+              // A large document's shards, under the document's own path only.
+              ...documents.flatMap((d) => ["DeleteParameters", "GetParameters", "PutParameter"].map((a) => `ssm:${a} ${d}/shards/*`)),
               "ssm:DescribeParameters *",
             ]
           : [`ssm:GetParameter ${configArn}`];

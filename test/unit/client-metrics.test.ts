@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Registry } from "prom-client";
-import { createEndpointReader, type EndpointReader } from "@discovery-sync/client";
+import { createEndpointReader, serializeEndpointDocument, type EndpointReader } from "@discovery-sync/client";
 import { registerReaderMetrics } from "@discovery-sync/client/prometheus";
-import { documentText, fakeSsm, throttling, type FakeSsm } from "./client-fake-ssm.js";
+import { documentOf, documentText, fakeSsm, throttling, type FakeSsm } from "./client-fake-ssm.js";
 
 let ssm: FakeSsm;
 let readers: EndpointReader[] = [];
@@ -36,7 +36,8 @@ describe("registerReaderMetrics", () => {
   it("exports refreshes, failures by reason, staleness, endpoints held and revision held", async () => {
     // Prepare
     const registry = new Registry();
-    ssm.answer = () => documentText(12, [{ address: "10.0.0.1", port: 1 }, { address: "10.0.0.2", port: 1 }]);
+    ssm.answer = () =>
+      serializeEndpointDocument({ ...documentOf(12, [{ address: "10.0.0.1", port: 1 }, { address: "10.0.0.2", port: 1 }]), epoch: 1_764_316_800_000 });
     const reader = make("/discovery/workflow-agent/endpoints");
     registerReaderMetrics(reader, { registry });
     const parameter = reader.parameterName;
@@ -54,6 +55,7 @@ describe("registerReaderMetrics", () => {
     expect(await value(registry, "discovery_client_seconds_since_last_good_refresh", { parameter })).toBe(11);
     expect(await value(registry, "discovery_client_endpoints", { parameter })).toBe(2);
     expect(await value(registry, "discovery_client_revision", { parameter })).toBe(12);
+    expect(await value(registry, "discovery_client_epoch", { parameter })).toBe(1_764_316_800_000);
     const text = await registry.metrics();
     expect(text).toContain("# TYPE discovery_client_refresh_failures_total counter");
   });

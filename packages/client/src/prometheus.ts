@@ -42,6 +42,8 @@ const perRegistry = new WeakMap<Registry, Map<string, RegistryMetrics>>();
  *   that stops being refreshed is the failure that looks like success).
  * - `discovery_client_endpoints{parameter}`: ready endpoints served.
  * - `discovery_client_revision{parameter}`: document revision held.
+ * - `discovery_client_epoch{parameter}`: epoch of the document held (ms since 1970; it changes when the parameter
+ *   was deleted, recreated or restored by hand, and revisions then start again).
  *
  * Gauges are computed when scraped. Several readers may share one registry. Returns a function that stops
  * exporting this reader.
@@ -121,6 +123,7 @@ function createMetrics(registry: Registry, prefix: string): RegistryMetrics {
   });
   gauge("endpoints", "Ready endpoints the reader serves.", (reader) => reader.status().endpointCount);
   gauge("revision", "Revision of the endpoint document held.", (reader) => reader.status().revision);
+  gauge("epoch", "Epoch of the endpoint document held (ms since 1970); revisions count within an epoch.", (reader) => reader.status().epoch ?? 0);
   return {
     refreshes: new Counter({
       name: `${prefix}refreshes_total`,
