@@ -128,7 +128,8 @@ export function reconcileStatements(
     }),
     new iam.PolicyStatement({
       sid: "EndpointDocumentTier",
-      // DescribeParameters (used to read a parameter's tier) supports no resource-level permissions.
+      // DescribeParameters (a parameter's tier; the shards that exist under a document's path, to delete orphans)
+      // supports no resource-level permissions.
       actions: ["ssm:DescribeParameters"],
       resources: ["*"],
     }),

@@ -327,20 +327,27 @@ function planDocument(service: ServiceConfig, desired: DesiredState, parameter: 
     error: new DocumentTooLargeError(service.name, service.parameterName, totalBytes, document.endpoints.length, document.draining.length, reason),
   });
   const previous = parameter.kind === "valid" ? parameter.sharded : undefined;
-  let layout: ReturnType<typeof layoutShards>;
+  const previousVersions = new Map((previous?.manifest.shards ?? []).map((ref) => [ref.index, ref.version]));
+  const planLayout = (previousShards: readonly ShardContent[]) => {
+    const layout = layoutShards({ service: service.name, endpoints: document.endpoints, draining: document.draining, previous: previousShards });
+    const keptVersions = new Map(
+      layout.shards.filter((shard) => !shard.changed).map((shard) => [shard.index, previousVersions.get(shard.index) as number]),
+    );
+    // The manifest's exact size depends on the versions the shard writes return; a rewritten shard's grows by one.
+    const estimated = new Map(layout.shards.map((shard) => [shard.index, keptVersions.get(shard.index) ?? (previousVersions.get(shard.index) ?? 0) + 1]));
+    const manifestBytes = Buffer.byteLength(serializeShardManifest(buildShardManifest(document, layout.shards, estimated)), "utf8");
+    return { layout, keptVersions, manifestBytes };
+  };
+  let planned: ReturnType<typeof planLayout>;
   try {
-    layout = layoutShards({ service: service.name, endpoints: document.endpoints, draining: document.draining, previous: previous?.shards ?? [] });
+    planned = planLayout(previous?.shards ?? []);
+    // Near the cap, a fragmented layout may need a manifest a fresh packing would not.
+    if (planned.manifestBytes > advancedTierMaxBytes && !planned.layout.repacked) planned = planLayout([]);
   } catch (error) {
     if (error instanceof RangeError) return tooLarge(bytes, error.message);
     throw error;
   }
-  const previousVersions = new Map((previous?.manifest.shards ?? []).map((ref) => [ref.index, ref.version]));
-  const keptVersions = new Map(
-    layout.shards.filter((shard) => !shard.changed).map((shard) => [shard.index, previousVersions.get(shard.index) as number]),
-  );
-  // The manifest's exact size depends on the versions the shard writes return; a rewritten shard's version grows by one.
-  const estimatedVersions = new Map(layout.shards.map((shard) => [shard.index, keptVersions.get(shard.index) ?? (previousVersions.get(shard.index) ?? 0) + 1]));
-  const manifestBytes = Buffer.byteLength(serializeShardManifest(buildShardManifest(document, layout.shards, estimatedVersions)), "utf8");
+  const { layout, keptVersions, manifestBytes } = planned;
   const totalBytes = manifestBytes + layout.shards.reduce((sum, shard) => sum + shard.bytes, 0);
   if (manifestBytes > advancedTierMaxBytes) {
     return tooLarge(totalBytes, `its manifest of ${layout.shards.length} shards would be ${manifestBytes} bytes`);
