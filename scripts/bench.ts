@@ -16,6 +16,12 @@
  *
  * Powertools' `getParameter` reads through its default SSMProvider; the script installs one built with an
  * `awsSdkV3Client` pointed at the emulator (`DEFAULT_PROVIDERS.ssm`), which is exactly what `getParameter` calls.
+ *
+ * Then the section "Large services: reconcile and read cost by size" (`scripts/bench-large.ts`): the reconciler and
+ * a reader end to end for 100 and 1,000 running tasks, and 5,000 + 5,000 endpoints at the document layer, each in
+ * an emulator account of its own. It runs after the section above, so it cannot disturb that section's heap figures.
+ * Unlike the section above, it fails (rather than print a count of the wrong work) when a step did not do what it is
+ * measured for: a reader that read the wrong number of endpoints, a converged reconcile that published.
  */
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -31,6 +37,7 @@ import {
   type RequestCounter,
   type RunningEmulator,
 } from "@discovery-sync/emulator";
+import { documentLayerSize, endToEndSizes, largeServiceTables, measureLargeServices } from "./bench-large.js";
 import { withEmulator } from "./withEmulator.js";
 
 const command = "npm run bench";
@@ -227,6 +234,31 @@ async function main(emulator: RunningEmulator): Promise<void> {
   say(`- CPU: ${cpu[0]?.model.trim() ?? "unknown"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`);
   say(`- SSM: moto server (local emulator) at ${emulator.endpoint}; document of ${Buffer.byteLength(value)} bytes, ` +
     `${document.endpoints.length} endpoints; each implementation has its own SSMClient (maxAttempts 1) and cache`);
+
+  await largeServices(emulator);
+}
+
+async function largeServices(emulator: RunningEmulator): Promise<void> {
+  const startedAt = Date.now();
+  const rows = await measureLargeServices(emulator, (line) => process.stderr.write(`${line}\n`));
+  const cpu = cpus();
+  say();
+  say("## Large services: reconcile and read cost by size");
+  say();
+  for (const line of largeServiceTables(rows)) say(line);
+  say();
+  say(`- command: \`${command}\` (${new Date().toISOString()}, ${((Date.now() - startedAt) / 1000).toFixed(1)} s for this section, ` +
+    `of which ${(rows.reduce((sum, r) => sum + r.setupMs, 0) / 1000).toFixed(1)} s setup: provisioning and RunTask)`);
+  say(`- node ${process.version} on ${process.platform}/${process.arch}`);
+  say(`- CPU: ${cpu[0]?.model.trim() ?? "unknown"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`);
+  const n = (x: number): string => x.toLocaleString("en-US");
+  say(`- end to end (${endToEndSizes.map(n).join(" and ")} tasks): moto server, one account per size, one service with Cloud Map and one ` +
+    "ip target group; `reconcileService` with warm caches of its own; the SSM writer's requests counted on its SSMClient, " +
+    "each reader's on its own; the one-task change is a StopTask and the event trigger ECS would send");
+  say(`- document layer (${n(documentLayerSize)} + ${n(documentLayerSize)}): \`readParameter\` + \`planReconcile\` on a synthetic desired state + ` +
+    "`publishDocument` + `removeUnreferencedShards`, no ECS; times include the read of the current document");
+  say("- moto answers DescribeParameters in pages of 10 whatever `MaxResults` asks (50 here), and with a NextToken after a " +
+    "full last page: the writer's shard listing takes about five times as many DescribeParameters requests here as pages of 50 would");
 }
 
 // The SDK's notice that its 2027 releases need Node 22 says nothing about this benchmark.
