@@ -17,7 +17,7 @@ import {
   planReconcile,
   publishDocument,
   readParameter,
-  removeUnreferencedShards,
+  removeShardsAfterPublish,
   ShardValueCache,
   type PublishedTask,
   type ServiceConfig,
@@ -137,12 +137,7 @@ describe("consistent snapshots under any interleaving of reads and writes", () =
             const outcome = await publishDocument(writerSsm, parameterName, plan);
             expect(outcome.conflict).toBe(false);
             // What the reconcile does next: drop shards the new manifest no longer names.
-            await removeUnreferencedShards(writerSsm, parameterName, {
-              referenced: new Set(plan.form === "sharded" ? plan.shards.map((s) => s.index) : []),
-              candidates: plan.obsoleteShards,
-              listOrphans: plan.form === "sharded" || plan.obsoleteShards.length > 0,
-              publishedVersion: outcome.version,
-            });
+            await removeShardsAfterPublish(writerSsm, parameterName, plan, outcome.version);
           }
         })();
         const readers = Array.from({ length: readerCount }, async (_, r) => {

@@ -9,7 +9,7 @@ export { createAwsClients, type AwsClients, type CreateAwsClientsOptions, type S
 export { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
 export { CloudMapServiceCache, listCloudMapInstances } from "./aws/cloudmap.js";
 export { describeTargets } from "./aws/targets.js";
-export { publishDocument, readParameter, removeUnreferencedShards, ShardValueCache, type PublishOutcome } from "./aws/parameter.js";
+export { publishDocument, readParameter, removeShardsAfterPublish, removeUnreferencedShards, ShardValueCache, type PublishOutcome } from "./aws/parameter.js";
 export { shardParameterName, shardPath } from "@discovery-sync/client/shards";
 export * from "./handlers/runtime.js";
 export * from "./handlers/route.js";

@@ -17,7 +17,7 @@ import {
   type ShardManifest,
 } from "@discovery-sync/client/shards";
 import { clusterNameOf, type ServiceConfig } from "./config.js";
-import { DocumentTooLargeError } from "./errors.js";
+import { DocumentTooLargeError, NewerDocumentError } from "./errors.js";
 
 /** A task that is published: ready ones receive traffic, draining ones are listed so clients stop using them. */
 export interface PublishedTask {
@@ -58,6 +58,8 @@ export type ParameterState =
       /** In the sharded form: the manifest and the content of each shard it pins. */
       readonly sharded?: { readonly manifest: ShardManifest; readonly shards: readonly ShardContent[] };
     }
+  /** A document of a schema version this writer does not know: never overwritten with an older format. */
+  | { readonly kind: "newer"; readonly version: number; readonly schemaVersion: number }
   | {
       readonly kind: "invalid";
       readonly version: number;
@@ -68,12 +70,17 @@ export type ParameterState =
       readonly shardIndexes?: readonly number[];
     };
 
-/** What exists now in the configured targets. */
+/**
+ * What exists now in the configured targets. A target that could not be read is left out (and reported by the
+ * caller): it is then neither planned nor written, while the others still converge.
+ */
 export interface ActualState {
-  /** Undefined when the service has no Cloud Map service configured. */
+  /** Undefined when the service has no Cloud Map service configured, or it could not be read. */
   readonly cloudMap?: { readonly instances: readonly CloudMapInstance[]; readonly customHealth: boolean };
+  /** The target groups that could be read. */
   readonly targetGroups: readonly { readonly arn: string; readonly targets: readonly TargetGroupTarget[] }[];
-  readonly parameter: ParameterState;
+  /** Undefined when the parameter could not be read. */
+  readonly parameter?: ParameterState;
 }
 
 /** One RegisterInstance call. */
@@ -120,6 +127,8 @@ export interface ShardedPublishPlan extends PublishBase {
   readonly shards: readonly PlannedShard[];
   /** SSM versions of the shards kept as they are (from the current manifest). */
   readonly keptVersions: ReadonlyMap<number, number>;
+  /** Packed afresh (no usable current layout, or it had fragmented): shards may exist that no manifest names. */
+  readonly repacked: boolean;
 }
 
 /** The decision about the endpoint document. */
@@ -127,7 +136,11 @@ export type DocumentPlan =
   | { readonly kind: "unchanged"; readonly revision: number; readonly epoch: number | undefined }
   | SinglePublishPlan
   | ShardedPublishPlan
-  | { readonly kind: "too-large"; readonly error: DocumentTooLargeError };
+  | { readonly kind: "too-large"; readonly error: DocumentTooLargeError }
+  /** The parameter holds a newer schema version: left alone. */
+  | { readonly kind: "refused"; readonly error: NewerDocumentError }
+  /** The parameter could not be read: nothing is decided about it. */
+  | { readonly kind: "skipped" };
 
 /** Every write one reconcile makes; empty lists and `unchanged` when the service has converged. */
 export interface ReconcilePlan {
@@ -228,7 +241,10 @@ function toEndpoint(service: ServiceConfig, task: PublishedTask): Endpoint {
  * SSM version of any earlier incarnation: a new epoch, above the old one, makes every reader take the next document.
  * The revision never falls below the SSM version, which bounds every revision readers can hold in this incarnation.
  */
-export function nextDocumentOrder(parameter: ParameterState, now: Date): { revision: number; epoch: number; continuous: boolean } {
+export function nextDocumentOrder(
+  parameter: Exclude<ParameterState, { kind: "newer" }>,
+  now: Date,
+): { revision: number; epoch: number; continuous: boolean } {
   const fresh = (previousEpoch: number | undefined) => Math.max(now.getTime(), (previousEpoch ?? 0) + 1);
   switch (parameter.kind) {
     case "missing":
@@ -252,7 +268,7 @@ export function nextDocumentOrder(parameter: ParameterState, now: Date): { revis
 }
 
 /** Shard indexes the current parameter names. */
-function currentShardIndexes(parameter: ParameterState): number[] {
+function currentShardIndexes(parameter: Exclude<ParameterState, { kind: "newer" }>): number[] {
   if (parameter.kind === "valid") return parameter.sharded?.manifest.shards.map((ref) => ref.index) ?? [];
   if (parameter.kind === "invalid") return [...(parameter.shardIndexes ?? [])];
   return [];
@@ -291,7 +307,9 @@ export function buildShardManifest(
   };
 }
 
-function planDocument(service: ServiceConfig, desired: DesiredState, parameter: ParameterState, now: Date): DocumentPlan {
+function planDocument(service: ServiceConfig, desired: DesiredState, parameter: ParameterState | undefined, now: Date): DocumentPlan {
+  if (parameter === undefined) return { kind: "skipped" };
+  if (parameter.kind === "newer") return { kind: "refused", error: new NewerDocumentError(service.name, service.parameterName, parameter.schemaVersion) };
   const base = {
     schemaVersion: endpointDocumentSchemaVersion,
     service: service.name,
@@ -358,6 +376,7 @@ function planDocument(service: ServiceConfig, desired: DesiredState, parameter: 
     form: "sharded",
     shards: layout.shards,
     keptVersions,
+    repacked: layout.repacked,
     bytes: totalBytes,
     minimumTier: tierFor(manifestBytes),
     obsoleteShards: [...new Set([...previousShards, ...layout.removed])].filter((index) => !kept.has(index)).sort((a, b) => a - b),

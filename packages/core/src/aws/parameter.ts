@@ -13,6 +13,7 @@ import {
   parseShard,
   parseStoredDocument,
   serializeShardManifest,
+  shardedDocumentSchemaVersion,
   shardParameterName,
   shardPath,
   type ShardRef,
@@ -63,6 +64,8 @@ export async function readParameter(ssm: SSMClient, name: string, shardValues = 
     if (error instanceof ParameterNotFound) return { kind: "missing" };
     throw error;
   }
+  const newer = newerSchemaVersion(value);
+  if (newer !== undefined) return { kind: "newer", version, schemaVersion: newer };
   let stored: ReturnType<typeof parseStoredDocument>;
   try {
     stored = parseStoredDocument(value);
@@ -101,6 +104,16 @@ export async function readParameter(ssm: SSMClient, name: string, shardValues = 
       return broken(error.message);
     }
     throw error;
+  }
+}
+
+/** The schemaVersion of a value written by a newer writer (above the sharded form's), if it is one. */
+function newerSchemaVersion(value: string): number | undefined {
+  try {
+    const schemaVersion = (JSON.parse(value) as { schemaVersion?: unknown } | null)?.schemaVersion;
+    return Number.isSafeInteger(schemaVersion) && (schemaVersion as number) > shardedDocumentSchemaVersion ? (schemaVersion as number) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -179,6 +192,7 @@ export async function publishDocument(
   ssm: SSMClient,
   name: string,
   plan: SinglePublishPlan | ShardedPublishPlan,
+  shardValues?: ShardValueCache,
 ): Promise<PublishOutcome> {
   const service = plan.document.service;
   let value: string;
@@ -198,6 +212,9 @@ export async function publishDocument(
       return [shard.index, version as number] as const;
     });
     shardsWritten = written.length;
+    // What we wrote is what the next reconcile would read: keep it, so that it reads none of it again.
+    const cache = shardValues?.forParameter(name);
+    for (const [index, version] of written) cache?.set(shardCacheKey(index, version), plan.shards.find((s) => s.index === index)!.text);
     const manifest = buildShardManifest(plan.document, plan.shards, new Map([...plan.keptVersions, ...written]));
     value = serializeShardManifest(manifest);
     bytes = Buffer.byteLength(value, "utf8");
@@ -215,6 +232,32 @@ export async function publishDocument(
   });
   if (version === "exists") return { version: 0, tier, parametersWritten: shardsWritten, conflict: true };
   return { version, tier, parametersWritten: shardsWritten + 1, conflict: version !== plan.baseVersion + 1 };
+}
+
+/**
+ * After `plan` was published at `publishedVersion`: deletes the shards the new document no longer names, and looks
+ * for orphans (a reconcile that stopped between its shard writes and its manifest can leave shards no manifest names;
+ * a later publish at the same indexes overwrites them, so they are looked for, with DescribeParameters paged by the
+ * shard count, only when shards go away or the layout starts afresh, not on every change). Returns the number deleted.
+ *
+ * @example
+ * ```ts
+ * const outcome = await publishDocument(ssm, name, plan);
+ * if (!outcome.conflict) await removeShardsAfterPublish(ssm, name, plan, outcome.version);
+ * ```
+ */
+export function removeShardsAfterPublish(
+  ssm: SSMClient,
+  name: string,
+  plan: SinglePublishPlan | ShardedPublishPlan,
+  publishedVersion: number,
+): Promise<number> {
+  return removeUnreferencedShards(ssm, name, {
+    referenced: new Set(plan.form === "sharded" ? plan.shards.map((shard) => shard.index) : []),
+    candidates: plan.obsoleteShards,
+    listOrphans: plan.obsoleteShards.length > 0 || (plan.form === "sharded" && plan.repacked),
+    publishedVersion,
+  });
 }
 
 /** Indexes of every shard parameter that exists under the document's shard path (DescribeParameters, paged). */
