@@ -16,6 +16,12 @@ const sortedIps = (tasks: readonly Task[]) => tasks.map(ipOf).sort();
 const documentOrder = (tasks: readonly Task[]) =>
   tasks.map((t) => ({ address: ipOf(t), port: 0 })).sort(compareEndpoints).map((e) => e.address);
 
+/** A target group ARN in the pipeline's own account and Region that does not exist. */
+function goneTargetGroup(config: { services: Record<string, unknown>[] }): string {
+  const existing = (config.services[0]!.targetGroupArns as string[])[0]!;
+  return existing.replace(/targetgroup\/[^/]+\/[0-9a-f]+$/, "targetgroup/gone/0123456789abcdef");
+}
+
 async function scaledTo(count: number, options: Parameters<typeof createPipeline>[0] = {}) {
   const pipeline = await createPipeline(options);
   const tasks = await runServiceTasks(pipeline.worldClients, pipeline.world, count);
@@ -257,8 +263,8 @@ describe("reconcile pipeline on the emulator", () => {
     const pipeline = await createPipeline({
       extraServices: [{ service: "billing" }],
       editConfig: (config) => {
-        // A target group that does not exist: every reconcile of "billing" fails at DescribeTargetHealth.
-        config.services[1]!.targetGroupArns = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/0123456789abcdef"];
+        // A target group that does not exist: every reconcile of "billing" fails to read it.
+        config.services[1]!.targetGroupArns = [goneTargetGroup(config)];
       },
     });
     const [agentWorld, billingWorld] = pipeline.worlds as [typeof pipeline.world, typeof pipeline.world];
@@ -268,7 +274,10 @@ describe("reconcile pipeline on the emulator", () => {
     const summary = await pipeline.pump();
     expect(summary.failures).toBeGreaterThan(0);
     expectConvergedOn(await pipeline.observe(agentWorld), agentTasks);
-    expect((await pipeline.observe(billingWorld)).document).toBeUndefined();
+    // The broken target group fails alone: billing's Cloud Map service and document still follow its tasks.
+    const billingState = await pipeline.observe(billingWorld);
+    expect(billingState.document?.endpoints.map((e) => e.address)).toEqual([ipOf(billingTasks[0]!)]);
+    expect(Object.keys(billingState.instances)).toEqual([taskIdOf(billingTasks[0]!.taskArn!)]);
     // The failed service's message was retried until the redrive policy moved it to the dead-letter queue; the
     // other service's messages were each handled once.
     expect(await pipeline.queueDepth()).toBe(0);
@@ -278,13 +287,15 @@ describe("reconcile pipeline on the emulator", () => {
     expect((dlq.Messages ?? []).map((m) => JSON.parse(m.Body!).service)).toEqual(["billing"]);
     const billing = pipeline.logger.records.filter((r) => r.service === "billing");
     expect(billing.every((r) => r.outcome === "failed")).toBe(true);
+    // The error names the service and the resource.
+    expect(billing[0]?.error?.message).toMatch(/^reconcile of service billing failed: targets\.read arn:aws:elasticloadbalancing:.*:targetgroup\/gone\//);
   });
 
   it("reports failures per message group, from the failing group's first message on, and drops unparseable ones", async () => {
     const pipeline = await createPipeline({
       extraServices: [{ service: "billing" }],
       editConfig: (config) => {
-        config.services[1]!.targetGroupArns = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/0123456789abcdef"];
+        config.services[1]!.targetGroupArns = [goneTargetGroup(config)];
       },
     });
     const record = (id: string, service: string, body?: string) => manualRecord(pipeline, id, service, body);

@@ -8,6 +8,7 @@ import {
   planReconcile,
   type ActualState,
   type DesiredState,
+  type ParameterState,
   type PublishedTask,
   type ServiceConfig,
 } from "@discovery-sync/core";
@@ -189,7 +190,7 @@ function desiredOfBytes(n: number, bytes: number): DesiredState {
 }
 
 /** The actual state after `plan` was applied with every shard written at `version` (sharded) or the value at `version`. */
-function applied(plan: ReturnType<typeof planReconcile>["document"], version: number): ActualState["parameter"] {
+function applied(plan: ReturnType<typeof planReconcile>["document"], version: number): ParameterState {
   if (plan.kind !== "publish") throw new Error("expected a publish");
   if (plan.form === "single") return { kind: "valid", version, document: plan.document };
   const versions = new Map(plan.shards.map((shard) => [shard.index, plan.keptVersions.get(shard.index) ?? version]));

@@ -107,8 +107,9 @@ export function reconcileStatements(
       }),
       new iam.PolicyStatement({
         sid: "TargetGroupHealth",
-        // DescribeTargetHealth supports no resource-level permissions.
-        actions: ["elasticloadbalancing:DescribeTargetHealth"],
+        // DescribeTargetHealth and DescribeTargetGroups (a target group's type: only ip ones can take task IPs)
+        // support no resource-level permissions.
+        actions: ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth"],
         resources: ["*"],
       }),
     );

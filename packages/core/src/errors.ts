@@ -65,6 +65,40 @@ export class DocumentTooLargeError extends DiscoverySyncError {
 }
 
 /**
+ * The document parameter holds a document of a newer schema version than this writer knows (a newer discovery-sync
+ * writes it, another stage say). It is never overwritten with an older format: upgrade this deployment, or give the
+ * stages their own parameters. Retrying cannot help (`retryable` is false); Cloud Map and the target groups still
+ * converge.
+ */
+export class NewerDocumentError extends DiscoverySyncError {
+  public override readonly name = "NewerDocumentError";
+  public readonly retryable = false;
+  public constructor(service: string, parameterName: string, public readonly schemaVersion: number) {
+    super(
+      `${parameterName} (service ${service}) holds a document of schemaVersion ${schemaVersion}, newer than this ` +
+        "writer's (1 and 2): it is left as it is; upgrade discovery-sync here, or give each deployment its own parameter",
+      { service, parameterName, schemaVersion },
+    );
+  }
+}
+
+/**
+ * A configured target group cannot take task IPs: its `TargetType` is not `ip` (an `instance` or `lambda` target
+ * group). Nothing is written to it; retrying cannot help until the configuration names an ip target group.
+ */
+export class TargetGroupTypeError extends DiscoverySyncError {
+  public override readonly name = "TargetGroupTypeError";
+  public readonly retryable = false;
+  public constructor(service: string, targetGroupArn: string, targetType: string | undefined) {
+    super(
+      `target group ${targetGroupArn} of service ${service} has TargetType ${targetType ?? "(none)"}; discovery-sync ` +
+        "registers task IP addresses and needs TargetType ip: nothing was written to it",
+      { service, targetGroupArn, targetType },
+    );
+  }
+}
+
+/**
  * Another writer wrote the document parameter between this reconcile's read and its write (two reconciles of one
  * service at once: a direct invoke, or two stages sharing a parameter). Seen from the version PutParameter returned.
  */

@@ -3,10 +3,10 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { AwsClients } from "./aws/clients.js";
 import { CloudMapServiceCache, deregisterCloudMapInstance, listCloudMapInstances, registerCloudMapInstance } from "./aws/cloudmap.js";
 import { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
-import { publishDocument, readParameter, removeUnreferencedShards, ShardValueCache } from "./aws/parameter.js";
-import { deregisterTargets, describeTargets, registerTargets } from "./aws/targets.js";
+import { publishDocument, readParameter, removeShardsAfterPublish, ShardValueCache } from "./aws/parameter.js";
+import { deregisterTargets, describeTargets, registerTargets, TargetGroupTypeCache } from "./aws/targets.js";
 import { clusterNameOf, type ServiceConfig } from "./config.js";
-import { ConcurrentWriteError, ReconcileError, StaleReadError } from "./errors.js";
+import { ConcurrentWriteError, ReconcileError, StaleReadError, TargetGroupTypeError } from "./errors.js";
 import type { ReconcileTrigger } from "./messages.js";
 import { planReconcile, type ActualState, type DesiredState, type PublishedTask, type ReconcilePlan } from "./plan.js";
 import { classifyTask, type ObservedTask, type TaskDefinitionFacts } from "./tasks.js";
@@ -85,6 +85,7 @@ export interface ReconcileDependencies {
   readonly taskDefinitions?: TaskDefinitionCache;
   readonly cloudMapServices?: CloudMapServiceCache;
   readonly shardValues?: ShardValueCache;
+  readonly targetGroupTypes?: TargetGroupTypeCache;
 }
 
 /** The result of {@link reconcileService}: the record, and the error when it failed. */
@@ -101,6 +102,7 @@ export interface ReconcileResult {
 const defaultTaskDefinitions = new TaskDefinitionCache();
 const defaultCloudMapServices = new CloudMapServiceCache();
 const defaultShardValues = new ShardValueCache();
+const defaultTargetGroupTypes = new TargetGroupTypeCache();
 /** Reads and writes of one reconcile when its document keeps being overwritten by another writer meanwhile. */
 const maxConcurrentWriteRounds = 3;
 
@@ -134,22 +136,71 @@ function assertFreshRead(service: ServiceConfig, tasks: readonly ObservedTask[],
   }
 }
 
-async function readActual(service: ServiceConfig, deps: ReconcileDependencies): Promise<ActualState> {
+/** The service's tasks; without them nothing can be decided, so a failure fails the reconcile, naming what was read. */
+async function readTasksOf(service: ServiceConfig, deps: ReconcileDependencies): Promise<readonly ObservedTask[]> {
+  try {
+    return await readServiceTasks(deps.clients.ecs, service);
+  } catch (error) {
+    throw new ReconcileError(service.name, [{ step: `ecs.read cluster ${service.cluster} service ${service.ecsService}`, error }]);
+  }
+}
+
+/**
+ * Reads each target on its own: one that cannot be read (deleted, misconfigured, denied) is reported as a failure
+ * naming it and left out of the actual state, so it is neither planned nor written while the others converge.
+ */
+async function readActual(
+  service: ServiceConfig,
+  deps: ReconcileDependencies,
+  verifyShards: boolean,
+): Promise<{ actual: ActualState; failures: { step: string; error: unknown }[] }> {
   const { clients } = deps;
+  const failures: { step: string; error: unknown }[] = [];
+  const guarded = async <T>(step: string, read: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read();
+    } catch (error) {
+      failures.push({ step, error });
+      return undefined;
+    }
+  };
   const serviceId = service.cloudMapServiceId;
   const [cloudMap, targetGroups, parameter] = await Promise.all([
     serviceId === undefined
-      ? Promise.resolve(undefined)
-      : Promise.all([
-          listCloudMapInstances(clients.serviceDiscovery, serviceId),
-          (deps.cloudMapServices ?? defaultCloudMapServices).usesCustomHealth(clients.serviceDiscovery, serviceId),
-        ]).then(([instances, customHealth]) => ({ instances, customHealth })),
+      ? undefined
+      : guarded(`cloudmap.read ${serviceId}`, async () => {
+          const [instances, customHealth] = await Promise.all([
+            listCloudMapInstances(clients.serviceDiscovery, serviceId),
+            (deps.cloudMapServices ?? defaultCloudMapServices).usesCustomHealth(clients.serviceDiscovery, serviceId),
+          ]);
+          return { instances, customHealth };
+        }),
     Promise.all(
-      (service.targetGroupArns ?? []).map(async (arn) => ({ arn, targets: await describeTargets(clients.elbv2, arn) })),
+      (service.targetGroupArns ?? []).map((arn) =>
+        guarded(`targets.read ${arn}`, async () => {
+          const [targetType, targets] = await Promise.all([
+            (deps.targetGroupTypes ?? defaultTargetGroupTypes).targetType(clients.elbv2, arn),
+            describeTargets(clients.elbv2, arn),
+          ]);
+          if (targetType !== "ip") throw new TargetGroupTypeError(service.name, arn, targetType);
+          return { arn, targets };
+        }),
+      ),
     ),
-    readParameter(clients.ssm, service.parameterName, deps.shardValues ?? defaultShardValues),
+    guarded(`ssm.read ${service.parameterName}`, () => {
+      const cache = deps.shardValues ?? defaultShardValues;
+      // Shards cached by version are trusted by event-driven reconciles; the sweep, the repair path, reads every
+      // shard again, so a shard deleted or rewritten by hand is noticed within one sweep period.
+      if (verifyShards) cache.retain(service.parameterName, new Set());
+      return readParameter(clients.ssm, service.parameterName, cache);
+    }),
   ]);
-  return { ...(cloudMap === undefined ? {} : { cloudMap }), targetGroups, parameter };
+  const actual: ActualState = {
+    ...(cloudMap === undefined ? {} : { cloudMap }),
+    targetGroups: targetGroups.filter((group) => group !== undefined),
+    ...(parameter === undefined ? {} : { parameter }),
+  };
+  return { actual, failures };
 }
 
 interface AppliedWrites {
@@ -238,7 +289,7 @@ async function applyPlan(service: ServiceConfig, plan: ReconcilePlan, deps: Reco
   if (document.kind === "publish") {
     let published: number | undefined;
     await attempt(writes, `ssm.put ${name}`, async () => {
-      const outcome = await publishDocument(clients.ssm, name, document);
+      const outcome = await publishDocument(clients.ssm, name, document, deps.shardValues ?? defaultShardValues);
       writes.parametersWritten += outcome.parametersWritten;
       writes.conflict = outcome.conflict;
       if (outcome.conflict) return;
@@ -250,16 +301,10 @@ async function applyPlan(service: ServiceConfig, plan: ReconcilePlan, deps: Reco
     const publishedVersion: number | undefined = published;
     if (publishedVersion !== undefined) {
       await attempt(writes, `ssm.delete-shards ${name}`, async () => {
-        writes.parametersDeleted += await removeUnreferencedShards(clients.ssm, name, {
-          referenced: new Set(document.form === "sharded" ? document.shards.map((shard) => shard.index) : []),
-          candidates: document.obsoleteShards,
-          // A reconcile that stopped between its shard writes and its manifest leaves shards no manifest names.
-          listOrphans: document.form === "sharded" || document.obsoleteShards.length > 0,
-          publishedVersion,
-        });
+        writes.parametersDeleted += await removeShardsAfterPublish(clients.ssm, name, document, publishedVersion);
       });
     }
-  } else if (document.kind === "too-large") {
+  } else if (document.kind === "too-large" || document.kind === "refused") {
     writes.failures.push({ step: `ssm.put ${service.parameterName}`, error: document.error });
   }
   return writes;
@@ -306,7 +351,7 @@ function documentAgeSeconds(
 ): number | undefined {
   if (plan === undefined) return undefined;
   if (plan.document.kind === "unchanged" || (writes?.documentsPublished ?? 0) > 0) return 0;
-  if (actual?.parameter.kind !== "valid") return undefined;
+  if (actual?.parameter?.kind !== "valid") return undefined;
   const generatedMs = Date.parse(actual.parameter.document.generatedAt);
   return Number.isNaN(generatedMs) ? undefined : Math.max(0, Math.round((now.getTime() - generatedMs) / 1000));
 }
@@ -353,13 +398,19 @@ export async function reconcileService(
     // be written by another writer meanwhile (SSM has no compare-and-swap): its list may be older than ours, and
     // readers may have taken its revision, so the current truth is published again at once, above both.
     for (let round = 1; ; round++) {
-      tasks = await readServiceTasks(deps.clients.ecs, service);
+      tasks = await readTasksOf(service, deps);
       assertFreshRead(service, tasks, triggers);
       const facts = await definitionFacts(tasks, deps);
       summary = summariseTasks(service, tasks, facts, deps.logger);
-      actual = await readActual(service, deps);
+      const read = await readActual(service, deps, triggers.some((trigger) => trigger.kind !== "event"));
+      actual = read.actual;
       plan = planReconcile(service, summary.desired, actual, now());
+      if (actual.parameter?.kind === "invalid" && plan.document.kind === "publish") {
+        // Say what was wrong with what we replace: it may be a hand edit somebody wants to know about.
+        deps.logger.warn("document replaced", { serviceName: service.name, parameterName: service.parameterName, reason: actual.parameter.reason });
+      }
       const roundWrites = await applyPlan(service, plan, deps);
+      roundWrites.failures.unshift(...read.failures);
       writes = writes === undefined ? roundWrites : mergeWrites(writes, roundWrites);
       if (!roundWrites.conflict) break;
       concurrentWrites++;
@@ -388,7 +439,7 @@ export async function reconcileService(
   const heldRevision =
     writes?.publishedRevision !== undefined && writes.publishedRevision !== "unchanged"
       ? writes.publishedRevision
-      : actual?.parameter.kind === "valid"
+      : actual?.parameter?.kind === "valid"
         ? actual.parameter.document.revision
         : undefined;
   const record: ReconcileRecord = {
@@ -443,7 +494,7 @@ function documentShape(plan: ReconcilePlan["document"] | undefined, actual: Actu
   if (plan?.kind === "publish") {
     return { documentForm: plan.form, documentShards: plan.form === "sharded" ? plan.shards.length : 0 };
   }
-  if (plan?.kind === "unchanged" && actual?.parameter.kind === "valid") {
+  if (plan?.kind === "unchanged" && actual?.parameter?.kind === "valid") {
     const sharded = actual.parameter.sharded;
     return { documentForm: sharded === undefined ? "single" : "sharded", documentShards: sharded?.manifest.shards.length ?? 0 } as const;
   }

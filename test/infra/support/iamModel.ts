@@ -55,6 +55,7 @@ export const ACTIONS_OF_COMMAND: Readonly<Record<string, readonly string[]>> = {
 export const NO_RESOURCE_LEVEL_PERMISSIONS: Readonly<Record<string, string>> = {
   "ecs:DescribeTaskDefinition": "SAR, Amazon ECS: no resource type",
   "elasticloadbalancing:DescribeTargetHealth": "AWS-FACTS, ELBv2; SAR, ELB v2: no resource type",
+  "elasticloadbalancing:DescribeTargetGroups": "SAR, ELB v2: no resource type",
   "ssm:DescribeParameters": "SAR, Systems Manager: no resource type",
   "route53:CreateHealthCheck": "SAR, Route 53: no resource type (the id does not exist yet)",
   "route53:ListHostedZonesByName": "SAR, Route 53: no resource type",
@@ -210,7 +211,8 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
     case "sqs:SendMessage":
       return scoped(fn.sendQueueArns);
     case "elasticloadbalancing:DescribeTargetHealth":
-      // No resource-level permissions (AWS-FACTS): "*", but only sent for configured target groups.
+    case "elasticloadbalancing:DescribeTargetGroups":
+      // No resource-level permissions (AWS-FACTS; SAR, ELB v2): "*", but only sent for configured target groups.
       return scoped(d.targetGroupArns.length > 0 ? ["*"] : []);
     default:
       if (action in NO_RESOURCE_LEVEL_PERMISSIONS) return scoped(["*"]);

@@ -1,5 +1,6 @@
 import {
   DeregisterTargetsCommand,
+  DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   RegisterTargetsCommand,
   type ElasticLoadBalancingV2Client,
@@ -21,6 +22,29 @@ export async function describeTargets(client: ElasticLoadBalancingV2Client, targ
       ? []
       : [{ id: description.Target.Id, port: description.Target.Port, state: description.TargetHealth?.State }],
   );
+}
+
+/**
+ * Target types of target groups, read once per Lambda container: a target group's type cannot change after creation.
+ *
+ * @example
+ * ```ts
+ * const type = await new TargetGroupTypeCache().targetType(clients.elbv2, targetGroupArn); // "ip"
+ * ```
+ */
+export class TargetGroupTypeCache {
+  readonly #types = new Map<string, Promise<string | undefined>>();
+
+  public targetType(client: ElasticLoadBalancingV2Client, targetGroupArn: string): Promise<string | undefined> {
+    const cached = this.#types.get(targetGroupArn);
+    if (cached !== undefined) return cached;
+    const loading = client
+      .send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))
+      .then((output) => output.TargetGroups?.[0]?.TargetType);
+    this.#types.set(targetGroupArn, loading);
+    loading.catch(() => this.#types.delete(targetGroupArn));
+    return loading;
+  }
 }
 
 // RegisterTargets and DeregisterTargets take lists; chunks keep each request well inside API limits.
