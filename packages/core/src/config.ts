@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { shardPath } from "@discovery-sync/client/shards";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 
 /** Name of the environment variable the handlers read their configuration from (a JSON string). */
@@ -34,15 +35,33 @@ const serviceSchema = z
   })
   .strict();
 
+/** Why one account and one Region: said whenever an ARN is refused for being in another. */
+export const oneAccountAndRegionReason =
+  "IAM grants and the EventBridge rule are per account and Region; services of another account or Region need their own deployment";
+
+type UniqueField = "name" | "parameterName" | "ecsService" | "cloudMapServiceId";
+
+/** Why each unique field must be unique: what two services sharing it would do to each other. */
+const uniqueReason: Record<UniqueField, string> = {
+  name: "each service needs its own name (it is the message group, the metrics dimension and the document's service)",
+  parameterName: "each service owns its endpoint document and rewrites all of it, so two services would overwrite each other's",
+  ecsService: "each ECS service (cluster and service name) is synced by one entry only, or two reconciles would race on its targets",
+  cloudMapServiceId:
+    "each service owns its Cloud Map instances and deregisters every instance its tasks don't back, so two services would remove each other's",
+};
+const targetGroupReason =
+  "each service owns its target groups' targets and deregisters every target its tasks don't back, so two services would remove each other's";
+
 const configSchema = z
   .object({
     services: z.array(serviceSchema).min(1, "must list at least one service"),
   })
   .strict()
   .superRefine((config, ctx) => {
+    // --- Fields no two services may share -------------------------------------------------------------------------
     const seen = new Map<string, number>();
     config.services.forEach((service, index) => {
-      const uniqueKeys: Array<[field: "name" | "parameterName" | "ecsService" | "cloudMapServiceId", key: string]> = [
+      const uniqueKeys: Array<[field: UniqueField, key: string]> = [
         ["name", `name:${service.name}`],
         ["parameterName", `parameter:${service.parameterName}`],
         ["ecsService", `ecs:${clusterNameOf(service.cluster)}/${service.ecsService}`],
@@ -56,15 +75,142 @@ const configSchema = z
           ctx.addIssue({
             code: "custom",
             path: ["services", index, field],
-            message: `is already used by services[${first}]; each service needs its own`,
+            message: `is already used by services[${first}]; ${uniqueReason[field]}`,
             input: service[field],
           });
         } else {
           seen.set(key, index);
         }
       }
+      (service.targetGroupArns ?? []).forEach((arn, j) => {
+        const key = `targetgroup:${arn}`;
+        const first = seen.get(key);
+        // Twice within one service is refused by the field's own check.
+        if (first !== undefined && first !== index) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["services", index, "targetGroupArns", j],
+            message: `is already used by services[${first}]; ${targetGroupReason}`,
+            input: arn,
+          });
+        } else if (first === undefined) {
+          seen.set(key, index);
+        }
+      });
     });
+
+    // --- Document paths that collide through sharding ----------------------------------------------------------------
+    // A large document is stored as <parameterName>/shards/<i> ("/" added to a flat name), so no document path may be
+    // a prefix of another's, and a flat name "x" is the same path as "/x" (their shards coincide).
+    const paths = config.services.map((service) => documentPathOf(service.parameterName));
+    config.services.forEach((service, index) => {
+      for (let other = 0; other < index; other++) {
+        const mine = paths[index]!;
+        const theirs = paths[other]!;
+        const otherName = config.services[other]!.parameterName;
+        // The same name is already refused as "already used".
+        if (otherName === service.parameterName) continue;
+        let relation: string | undefined;
+        if (sameSegments(mine, theirs)) {
+          relation = `is the same document path as services[${other}].parameterName ${JSON.stringify(otherName)} (a flat name and its "/" form share the shards ${JSON.stringify(`${shardPath(service.parameterName)}/<i>`)})`;
+        } else if (isPrefix(theirs, mine)) {
+          relation = `lies under services[${other}].parameterName ${JSON.stringify(otherName)}, whose shards are ${JSON.stringify(`${shardPath(otherName)}/<i>`)}`;
+        } else if (isPrefix(mine, theirs)) {
+          relation = `is a path prefix of services[${other}].parameterName ${JSON.stringify(otherName)}, and its own shards are ${JSON.stringify(`${shardPath(service.parameterName)}/<i>`)}`;
+        }
+        if (relation !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["services", index, "parameterName"],
+            message:
+              `${relation}; no parameter name may be a path prefix of another's, or the shards of a large document ` +
+              "would overwrite, or be deleted with, the other service's parameters",
+            input: service.parameterName,
+          });
+        }
+      }
+    });
+
+    // --- One account and one Region ---------------------------------------------------------------------------------
+    const arns: Array<{ path: (string | number)[]; arn: string; scope: ArnScope }> = [];
+    config.services.forEach((service, index) => {
+      const clusterScope = arnScopeOf(service.cluster);
+      if (clusterScope !== undefined) arns.push({ path: ["services", index, "cluster"], arn: service.cluster, scope: clusterScope });
+      (service.targetGroupArns ?? []).forEach((arn, j) => {
+        const scope = arnScopeOf(arn);
+        if (scope !== undefined) arns.push({ path: ["services", index, "targetGroupArns", j], arn, scope });
+      });
+    });
+    // The account and Region most ARNs are in (the first seen on a tie) is the configuration's; the others are refused.
+    const counts = new Map<string, { count: number; first: (typeof arns)[number] }>();
+    for (const entry of arns) {
+      const key = scopeKey(entry.scope);
+      const known = counts.get(key);
+      if (known === undefined) counts.set(key, { count: 1, first: entry });
+      else known.count++;
+    }
+    let main: { count: number; first: (typeof arns)[number] } | undefined;
+    for (const candidate of counts.values()) if (main === undefined || candidate.count > main.count) main = candidate;
+    if (main === undefined) return;
+    const expected = main.first.scope;
+    for (const entry of arns) {
+      if (scopeKey(entry.scope) === scopeKey(expected)) continue;
+      ctx.addIssue({
+        code: "custom",
+        path: entry.path,
+        message:
+          `is in ${describeScope(entry.scope)}, but ${formatPath(main.first.path)}` +
+          `${main.count > 1 ? ` and ${main.count - 1} other ARN(s) of the configuration are` : " is"} in ${describeScope(expected)}; ` +
+          oneAccountAndRegionReason,
+        input: entry.arn,
+      });
+    }
   });
+
+/** The account and Region of an ARN. */
+export interface ArnScope {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+}
+
+/**
+ * The partition, Region and account of an ARN (`arn:<partition>:<service>:<region>:<account>:...`), or undefined
+ * for anything that is not an ARN with both (a cluster name, a Cloud Map service id).
+ *
+ * @example
+ * ```ts
+ * arnScopeOf("arn:aws:ecs:us-east-1:123456789012:cluster/workflow"); // { partition: "aws", region: "us-east-1", account: "123456789012" }
+ * arnScopeOf("workflow");                                            // undefined
+ * ```
+ */
+export function arnScopeOf(value: string): ArnScope | undefined {
+  const match = /^arn:([^:]+):[^:]+:([^:]+):(\d{12}):/.exec(value);
+  if (match === null) return undefined;
+  return { partition: match[1]!, region: match[2]!, account: match[3]! };
+}
+
+function scopeKey(scope: ArnScope): string {
+  return `${scope.account}/${scope.region}`;
+}
+
+function describeScope(scope: ArnScope): string {
+  return `account ${scope.account}, Region ${scope.region}`;
+}
+
+/** The segments of the path under which a document and its shards live (`x` and `/x` give the same). */
+function documentPathOf(parameterName: string): string[] {
+  return parameterName.split("/").filter(Boolean);
+}
+
+function sameSegments(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((segment, i) => segment === b[i]);
+}
+
+/** Whether `prefix` is a proper path prefix of `path`. */
+function isPrefix(prefix: readonly string[], path: readonly string[]): boolean {
+  return prefix.length < path.length && prefix.every((segment, i) => segment === path[i]);
+}
 
 /** One synced service. */
 export type ServiceConfig = z.infer<typeof serviceSchema>;
@@ -106,8 +252,21 @@ export function parseConfig(input: unknown, source = "configuration"): Discovery
     if (issue.code === "unrecognized_keys") message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
     return { path, message, given };
   });
+  throw configErrorOf(source, issues);
+}
+
+/**
+ * The error for wrong fields of a configuration, in the format {@link parseConfig} uses: `invalid <source>:` and one
+ * line per field, `  <path>: <message> (given <value>)`. For checks made elsewhere (at synth time, for example).
+ *
+ * @example
+ * ```ts
+ * throw configErrorOf("discovery-sync.prod.config.json", [{ path: "services[0].cluster", message: "is in another account", given: arn }]);
+ * ```
+ */
+export function configErrorOf(source: string, issues: readonly ConfigIssue[]): ConfigError {
   const lines = issues.map((i) => `  ${i.path}: ${i.message} (given ${describeGiven(i.given)})`);
-  throw new ConfigError(`invalid ${source}:\n${lines.join("\n")}`, issues);
+  return new ConfigError(`invalid ${source}:\n${lines.join("\n")}`, issues);
 }
 
 /**
