@@ -20,7 +20,15 @@ export interface SharedClientConfig {
   readonly endpoint?: string;
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
   readonly maxAttempts?: number;
+  readonly retryMode?: "standard" | "adaptive";
 }
+
+/**
+ * Every AWS API the reconcile calls throttles (SSM's PutParameter at a few per second per account): the adaptive mode
+ * adds client-side rate limiting to the standard retries, and a few more attempts ride out a burst inside the
+ * invocation instead of failing the message. `AWS_RETRY_MODE` / `AWS_MAX_ATTEMPTS` or the options override them.
+ */
+export const defaultRetrySettings = { retryMode: "adaptive", maxAttempts: 6 } as const;
 
 /** Options of {@link createAwsClients}. */
 export interface CreateAwsClientsOptions {
@@ -28,6 +36,8 @@ export interface CreateAwsClientsOptions {
   readonly clientConfig?: SharedClientConfig;
   /** SDK middleware plugins added to every client (tests use one to pick an emulator account). @default [] */
   readonly plugins?: readonly Pluggable<any, any>[];
+  /** Where `AWS_RETRY_MODE` and `AWS_MAX_ATTEMPTS` are looked up. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -42,7 +52,12 @@ export interface CreateAwsClientsOptions {
  * ```
  */
 export function createAwsClients(options: CreateAwsClientsOptions = {}): AwsClients {
-  const config = { ...options.clientConfig };
+  const env = options.env ?? process.env;
+  const config = {
+    ...(env.AWS_RETRY_MODE === undefined ? { retryMode: defaultRetrySettings.retryMode } : {}),
+    ...(env.AWS_MAX_ATTEMPTS === undefined ? { maxAttempts: defaultRetrySettings.maxAttempts } : {}),
+    ...options.clientConfig,
+  };
   const clients: AwsClients = {
     ecs: new ECSClient(config),
     serviceDiscovery: new ServiceDiscoveryClient(config),
