@@ -141,6 +141,17 @@ export interface DiscoverySyncControlPlaneProps {
    */
   readonly documentAgeThreshold?: Duration;
   /**
+   * A work-queue message older than this (`ApproximateAgeOfOldestMessage` of the FIFO queue, 3 minutes in a row) raises
+   * the `QueueOldestMessageAge` alarm: reconciles fall behind or stopped. A message normally waits seconds: at most for
+   * the batch its service's message group has in flight (the reconcile timeout). Each failed receive holds the message,
+   * and every later one of its group, for the visibility timeout (six times the reconcile timeout) before the retry;
+   * those failures already raise `ReconcileErrors`. The default lets two failed receives in a row pass (12 minutes with
+   * the default timeout of 60 s) and pages on a third, a group held until the message reaches the dead-letter queue, or
+   * a consumer that stopped. 1 minute to 4 days (the queue's retention: no message gets older).
+   * @default the larger of 15 minutes and twice the visibility timeout (12 times the reconcile timeout)
+   */
+  readonly queueAgeThreshold?: Duration;
+  /**
    * Ids of the Route 53 hosted zones behind the configured Cloud Map DNS namespaces, to scope
    * `route53:ChangeResourceRecordSets` and `route53:GetHostedZone`.
    * @default any hosted zone ("*"): the hosted zone of a namespace is not known at synth time
@@ -159,6 +170,8 @@ export interface DiscoverySyncControlPlaneProps {
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The work queue's visibility timeout, in reconcile timeouts (Lambda's rule for SQS event sources: at least 6). */
+const VISIBILITY_TIMEOUT_FACTOR = 6;
 const ENTRY_FILES: Record<FunctionRole, string> = { router: "route.ts", reconcile: "reconcile.ts", sweep: "sweep.ts" };
 
 /**
@@ -189,7 +202,7 @@ export class DiscoverySyncControlPlane extends Construct {
   public readonly queue: sqs.Queue;
   /** FIFO dead-letter queue of the work queue. */
   public readonly deadLetterQueue: sqs.Queue;
-  /** Dead-letter queue of the EventBridge targets and of the router's asynchronous invocations. */
+  /** Dead-letter queue of the EventBridge targets and of the router's and the sweep's asynchronous invocations. */
   public readonly eventDeadLetterQueue: sqs.Queue;
   /** Routes ECS task events to the queue. */
   public readonly routerFunction: lambda.Function;
@@ -209,7 +222,7 @@ export class DiscoverySyncControlPlane extends Construct {
   public constructor(scope: Construct, id: string, props: DiscoverySyncControlPlaneProps) {
     super(scope, id);
     const settings = resolveSettings(props);
-    const validated = validateConfig(props.config, props.configSource);
+    const validated = validateConfig(props.config, props.configSource, this);
     this.config = validated.config;
     const stack = Stack.of(this);
 
@@ -228,7 +241,7 @@ export class DiscoverySyncControlPlane extends Construct {
       contentBasedDeduplication: false,
       // Lambda's rule for SQS event sources: at least six times the function timeout, so a message is not handed to
       // a second invocation while the first one (with its retries by the poller) still works on it.
-      visibilityTimeout: Duration.seconds(settings.reconcileTimeout.toSeconds() * 6),
+      visibilityTimeout: Duration.seconds(settings.reconcileTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR),
       retentionPeriod: Duration.days(4),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -361,8 +374,11 @@ export class DiscoverySyncControlPlane extends Construct {
       settings,
       functionsDir,
       code: props.code?.sweep,
-      // A failed sweep is not retried asynchronously: the next one comes within `sweepRate`.
-      retryAttempts: 0,
+      // The schedule invokes asynchronously: Lambda retries a failed sweep twice (a retry reuses the schedule event's id,
+      // so the FIFO queue drops what the failed attempt already sent), then keeps it in the event dead-letter queue,
+      // whose alarm pages; the next sweep redoes its work anyway.
+      deadLetterQueue: this.eventDeadLetterQueue,
+      retryAttempts: 2,
     });
 
     // --- Event routing ------------------------------------------------------------------------------------------
@@ -399,6 +415,7 @@ export class DiscoverySyncControlPlane extends Construct {
       serviceName: settings.serviceName,
       documentAgeThreshold: settings.documentAgeThreshold,
       sweepRate: settings.sweepRate,
+      queueAgeThreshold: settings.queueAgeThreshold,
       queue: this.queue,
       deadLetterQueue: this.deadLetterQueue,
       eventDeadLetterQueue: this.eventDeadLetterQueue,
@@ -508,6 +525,7 @@ interface Settings {
   readonly serviceName: string;
   readonly metricsNamespace: string;
   readonly documentAgeThreshold: Duration;
+  readonly queueAgeThreshold: Duration;
 }
 
 /** Applies defaults and checks ranges, with messages that say what to change. */
@@ -529,6 +547,8 @@ function resolveSettings(props: DiscoverySyncControlPlaneProps): Settings {
     serviceName: props.serviceName ?? DEFAULT_SERVICE_NAME,
     metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
     documentAgeThreshold: props.documentAgeThreshold ?? Duration.seconds(sweepRate.toSeconds() * 3),
+    queueAgeThreshold:
+      props.queueAgeThreshold ?? Duration.seconds(Math.max(15 * 60, 2 * VISIBILITY_TIMEOUT_FACTOR * reconcileTimeout.toSeconds())),
   };
   if (!["auto", "environment", "parameter"].includes(settings.configDelivery)) {
     throw new Error(`configDelivery must be "auto", "environment" or "parameter" (given ${JSON.stringify(settings.configDelivery)})`);
@@ -553,6 +573,13 @@ function resolveSettings(props: DiscoverySyncControlPlaneProps): Settings {
     2 * sweepSeconds,
     86_400,
     "at least twice the sweep rate, or a healthy service raises the alarm between two sweeps",
+  );
+  checkRange(
+    "queueAgeThreshold (seconds)",
+    settings.queueAgeThreshold.toSeconds(),
+    60,
+    4 * 86_400,
+    "from one alarm period to the work queue's retention of 4 days",
   );
   if (!/^[A-Za-z0-9_.\-/#:]{1,255}$/.test(settings.metricsNamespace)) {
     throw new Error(`metricsNamespace must be 1-255 characters of letters, digits and . - _ / # : (given ${JSON.stringify(settings.metricsNamespace)})`);

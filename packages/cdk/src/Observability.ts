@@ -15,6 +15,8 @@ export interface ObservabilityProps {
   readonly serviceName: string;
   readonly documentAgeThreshold: Duration;
   readonly sweepRate: Duration;
+  /** Age of the oldest message of the work queue that raises `QueueOldestMessageAge`. */
+  readonly queueAgeThreshold: Duration;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   readonly eventDeadLetterQueue: sqs.IQueue;
@@ -29,6 +31,17 @@ export interface ObservabilityProps {
 const FAILURE_PERIOD = Duration.minutes(5);
 const FAILURE_EVALUATION_PERIODS = 3;
 const FAILURE_DATAPOINTS_TO_ALARM = 2;
+/**
+ * Periods of the no-reconcile alarm that must all be without a reconcile. The sweep reconciles every service once per
+ * sweep period, so a healthy service never leaves two periods in a row empty (one, when two sweeps straddle a period
+ * boundary); three empty in a row are at least two lost sweeps, not jitter, the late delivery of the newest period's
+ * metrics or one failed sweep.
+ */
+const NO_RECONCILE_PERIODS = 3;
+/** Shortest period of the no-reconcile alarm: a 1-minute sweep still gets a window of 15 minutes. */
+const NO_RECONCILE_MIN_PERIOD = Duration.minutes(5);
+/** Minutes the oldest work message must stay over the threshold (it only grows while it waits; one sample is noise). */
+const QUEUE_AGE_EVALUATION_PERIODS = 3;
 
 /**
  * Alarms, the dashboard and the saved Logs Insights queries of a control plane.
@@ -37,13 +50,31 @@ const FAILURE_DATAPOINTS_TO_ALARM = 2;
  * service), `Writes` also with `Target`; CloudWatch matches dimension sets exactly, so every graph and alarm here
  * names all of them, per configured service, and sums over services with metric math where a total is shown.
  *
- * Alarms:
- * - `QueueDeadLettersNotEmpty`, `EventDeadLettersNotEmpty`: a dead-letter queue holds a message.
+ * Alarms (every one with the construct's alarm actions; missing data is "not breaching" unless said otherwise):
+ * - `QueueDeadLettersNotEmpty`, `EventDeadLettersNotEmpty`: a dead-letter queue holds a message. The event
+ *   dead-letter queue takes the ECS events EventBridge could not deliver to the router, the router's and the sweep's
+ *   failed asynchronous invocations (after 2 retries each) and the sweeps EventBridge could not deliver.
  * - `ReconcileErrors<Service>`: reconciles of the service failed in 2 of the last 3 five-minute periods (a single
  *   failure that the next receive repairs, such as a stale ECS read, does not page).
- * - `ReconcileFunctionErrors`: invocations of the reconcile function failed (crash, timeout, bad configuration).
+ * - `RouterFunctionErrors`, `ReconcileFunctionErrors`, `SweepFunctionErrors`: invocations of that function failed
+ *   (Lambda `Errors` at least 1 in a five-minute period: crash, timeout, bad configuration, a send that failed).
+ * - `QueueOldestMessageAge`: the oldest message of the work queue (`ApproximateAgeOfOldestMessage`, the FIFO queue)
+ *   has waited longer than `queueAgeThreshold` for 3 minutes in a row: reconciles fall behind or stopped (event
+ *   source mapping disabled, function throttled, a message group held by a reconcile that keeps failing).
  * - `DocumentStale<Service>`: the service's endpoint document has gone unconfirmed for longer than the threshold
- *   (`DocumentAgeSeconds`) while the service has tasks (`TasksSeen`).
+ *   (`DocumentAgeSeconds`) while the service has tasks (`TasksSeen`). Missing data is ignored (the alarm keeps its
+ *   state): the expression has no value when no reconcile ran, and also when a reconcile failed before it could
+ *   compare, which `ReconcileErrors<Service>` reports; treating that as breaching would page on every failed period.
+ * - `NoReconciles<Service>`: no reconcile of the service was recorded (sample count of `ReconcileDurationMs`, which
+ *   every reconcile emits once, succeeded or failed) in 3 consecutive periods of the sweep rate (at least 5 minutes
+ *   each); missing data is breaching, since missing data is exactly what it looks for. This is what makes "no
+ *   reconciles at all" alarm, which `DocumentStale` cannot: the sweep enqueues a reconcile of every service each
+ *   sweep period, so a healthy service, even one whose tasks never change, never has two periods in a row without
+ *   one (it has one such period when two sweeps straddle a period boundary). It is one metric rather than the sum of
+ *   `ReconcileSucceeded` and `ReconcileFailed` because a healthy service never emits `ReconcileFailed`, and a sum
+ *   over a series without any data point must not decide this alarm. Right after the first deploy, or after a
+ *   service is added, it may be in ALARM until the first sweep has reconciled the service (at most one sweep period;
+ *   run the sweep by hand to clear it sooner).
  *
  * @example
  * ```ts
@@ -74,10 +105,15 @@ export class Observability extends Construct {
     // Dead-letter queues: any message there is an event or a reconcile that was given up on.
     for (const [alarmId, queue, what] of [
       ["QueueDeadLettersNotEmpty", props.deadLetterQueue, "reconcile messages that failed every receive"],
-      ["EventDeadLettersNotEmpty", props.eventDeadLetterQueue, "ECS events or sweeps EventBridge/Lambda could not deliver"],
+      [
+        "EventDeadLettersNotEmpty",
+        props.eventDeadLetterQueue,
+        "ECS events the router could not take, or sweeps that failed (detail-type 'Scheduled Event': nothing to redrive, " +
+          "the next sweep redoes their work)",
+      ],
     ] as const) {
       addAlarm(alarmId, {
-        alarmDescription: `discovery-sync: the dead-letter queue holds ${what}; inspect and redrive it`,
+        alarmDescription: `discovery-sync: the dead-letter queue holds ${what}; read the error attributes of the messages, fix the cause, then redrive or delete them`,
         metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -86,19 +122,57 @@ export class Observability extends Construct {
       });
     }
 
-    // Reconcile errors. A failed reconcile is reported per message (partial batch response), not as a Lambda error,
-    // so it is counted from the handler's own metric, per service; crashed invocations from Lambda's.
-    addAlarm("ReconcileFunctionErrors", {
-      alarmDescription: "discovery-sync: invocations of the reconcile function fail (crash, timeout or configuration); see its log group",
-      metric: props.reconcileFunction.metricErrors({ period: FAILURE_PERIOD, statistic: "Sum" }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
+    // Function errors. A failed reconcile is reported per message (partial batch response), not as a Lambda error,
+    // so it is counted from the handler's own metric, per service; crashed invocations of every function from Lambda's.
+    for (const [alarmId, fn, what] of [
+      [
+        "RouterFunctionErrors",
+        props.routerFunction,
+        "the router function fail (crash, timeout, configuration or a send to the work queue), so ECS events are not " +
+          "routed: EventBridge and Lambda retry them, then put them in the event dead-letter queue. See the router's log " +
+          "group, fix the cause, then redrive that queue",
+      ],
+      [
+        "ReconcileFunctionErrors",
+        props.reconcileFunction,
+        "the reconcile function fail (crash, timeout or configuration); see its log group",
+      ],
+      [
+        "SweepFunctionErrors",
+        props.sweepFunction,
+        "the sweep function fail, so drift and lost events are not repaired; see the sweep's log group and fix the cause. " +
+          "A sweep that fails 3 times goes to the event dead-letter queue; the next sweep redoes its work",
+      ],
+    ] as const) {
+      addAlarm(alarmId, {
+        alarmDescription: `discovery-sync: invocations of ${what}`,
+        metric: fn.metricErrors({ period: FAILURE_PERIOD, statistic: "Sum" }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    // Backlog: a message waits far longer than a reconcile takes. SQS publishes no data for an idle queue: not breaching.
+    const queueAge = props.queueAgeThreshold.toSeconds();
+    addAlarm("QueueOldestMessageAge", {
+      alarmDescription:
+        `discovery-sync: a message of the work queue has waited more than ${queueAge} s; reconciles fall behind or stopped. ` +
+        "If a ReconcileErrors alarm is in ALARM too, a failing service holds its message group (fix it, or let the message " +
+        "reach the dead-letter queue); otherwise check that the reconcile function's SQS event source mapping is enabled, " +
+        "its concurrency and throttles",
+      metric: props.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: "Maximum" }),
+      threshold: queueAge,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: QUEUE_AGE_EVALUATION_PERIODS,
+      datapointsToAlarm: QUEUE_AGE_EVALUATION_PERIODS,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const threshold = props.documentAgeThreshold.toSeconds();
     // One sweep per period: every service then has at least one reconcile (and data point) per period.
     const stalePeriod = Duration.seconds(Math.max(60, props.sweepRate.toSeconds()));
+    const noReconcilePeriod = Duration.seconds(Math.max(NO_RECONCILE_MIN_PERIOD.toSeconds(), props.sweepRate.toSeconds()));
+    const noReconcileMinutes = (noReconcilePeriod.toSeconds() / 60) * NO_RECONCILE_PERIODS;
     for (const [service, idPart] of alarmIdParts(props.services)) {
       addAlarm(`ReconcileErrors${idPart}`, {
         alarmDescription:
@@ -115,7 +189,9 @@ export class Observability extends Construct {
       // absent when a reconcile could not compare (it failed first): the expression then has no value and the alarm
       // keeps its state (IGNORE), so a run of failures neither raises nor clears it; ReconcileErrors reports those.
       addAlarm(`DocumentStale${idPart}`, {
-        alarmDescription: `discovery-sync: the endpoint document of ${service} has gone unconfirmed for more than ${threshold} s while the service has tasks`,
+        alarmDescription:
+          `discovery-sync: the endpoint document of ${service} has gone unconfirmed for more than ${threshold} s while the service has tasks; ` +
+          "see the service's reconcile records (the 'failures by reason' and 'slowest reconciles' saved queries) and its ReconcileErrors alarm",
         metric: new cloudwatch.MathExpression({
           label: `${service} document stale`,
           expression: `IF(tasks > 0 AND age > ${threshold}, 1, 0)`,
@@ -129,6 +205,19 @@ export class Observability extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+      });
+      // No reconciles: the sweep enqueues one per service every sweep period, so periods without any are breaching.
+      addAlarm(`NoReconciles${idPart}`, {
+        alarmDescription:
+          `discovery-sync: no reconcile of ${service} recorded in ${noReconcileMinutes} minutes, although the sweep enqueues one every ` +
+          `${props.sweepRate.toMinutes()} minutes; check the SweepFunctionErrors and QueueOldestMessageAge alarms, that the sweep ` +
+          "schedule is enabled and that the reconcile function's SQS event source mapping is enabled",
+        metric: this.#metric(METRICS.durationMs, { service, statistic: "SampleCount", period: noReconcilePeriod }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: NO_RECONCILE_PERIODS,
+        datapointsToAlarm: NO_RECONCILE_PERIODS,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
     }
     this.alarms = alarms;
@@ -211,6 +300,7 @@ export class Observability extends Construct {
           props.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum", label: "work DLQ" }),
           props.eventDeadLetterQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: "Maximum", label: "event DLQ" }),
         ],
+        leftAnnotations: [{ value: props.queueAgeThreshold.toSeconds(), label: "work queue alarm" }],
         width: 8,
       }),
       new cloudwatch.GraphWidget({
@@ -364,7 +454,7 @@ function alarmIdParts(services: readonly string[]): Map<string, string> {
     const owner = owners.get(part);
     if (owner !== undefined) {
       throw new Error(
-        `services "${owner}" and "${service}" would share the alarm ids "DocumentStale${part}" and "ReconcileErrors${part}": ` +
+        `services "${owner}" and "${service}" would share the alarm ids "DocumentStale${part}", "NoReconciles${part}" and "ReconcileErrors${part}": ` +
           "rename one so that the two differ in more than punctuation and the case of a first letter",
       );
     }
