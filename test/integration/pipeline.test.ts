@@ -318,8 +318,31 @@ describe("reconcile pipeline on the emulator", () => {
     expect((await pipeline.observe()).document?.revision).toBe(1);
   });
 
-  it("retries when DescribeTasks is older than the event that triggered the reconcile", async () => {
-    const pipeline = await createPipeline();
+  it("re-reads a stale DescribeTasks inside the invocation, and publishes once ECS caught up", async () => {
+    let caughtUp = (): void => undefined;
+    const waits: number[] = [];
+    const pipeline = await createPipeline({
+      sleep: async (ms) => {
+        waits.push(ms);
+        if (waits.length === 2) caughtUp();
+      },
+    });
+    const [task] = await runServiceTasks(pipeline.worldClients, pipeline.world, 1);
+    pipeline.overlay.set(task!.taskArn!, { version: 2 });
+    caughtUp = () => pipeline.overlay.set(task!.taskArn!, { version: 3 });
+    const body = JSON.stringify({
+      schemaVersion: 1,
+      service: "workflow-agent",
+      trigger: { kind: "event", eventId: "e-3", taskArn: task!.taskArn, taskVersion: 3, at: new Date().toISOString() },
+    });
+    const response = await pipeline.reconcile({ Records: [manualRecord(pipeline, "1", "workflow-agent", body)] });
+    expect(response.batchItemFailures).toEqual([]);
+    expect(waits).toEqual([250, 500]);
+    expectConvergedOn(await pipeline.observe(), [task!]);
+  });
+
+  it("fails a reconcile whose DescribeTasks stays older than its event, so the queue retries it", async () => {
+    const pipeline = await createPipeline({ staleReadRetryDelaysMs: [1, 1] });
     const [task] = await runServiceTasks(pipeline.worldClients, pipeline.world, 1);
     pipeline.overlay.set(task!.taskArn!, { version: 2 });
     const event = taskStateChangeEvent(pipeline.overlay.apply([task!])[0]!, {

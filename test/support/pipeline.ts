@@ -87,6 +87,10 @@ export interface PipelineOptions extends ProvisionWorldOptions {
   readonly editConfig?: (config: { services: Record<string, unknown>[] }) => void;
   /** The reconciler's clock. @default () => new Date() */
   readonly now?: () => Date;
+  /** Waits of the reconciler's stale-read retries. @default the handler's */
+  readonly staleReadRetryDelaysMs?: readonly number[];
+  /** The reconciler's sleep (to act between a stale read and its retry). @default the handler's */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -116,7 +120,14 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
   const logger = new CapturingLogger();
   const queueUrl = world.reconcileQueueUrl!;
   const route = createRouteHandler({ config, sqs: clients.sqs, queueUrl, logger });
-  const reconcile = createReconcileHandler({ config, clients, logger, ...(options.now === undefined ? {} : { now: options.now }) });
+  const reconcile = createReconcileHandler({
+    config,
+    clients,
+    logger,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.staleReadRetryDelaysMs === undefined ? {} : { staleReadRetryDelaysMs: options.staleReadRetryDelaysMs }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+  });
   const sweep = createSweepHandler({ config, sqs: clients.sqs, queueUrl, logger });
   return {
     account,

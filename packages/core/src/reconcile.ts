@@ -86,7 +86,21 @@ export interface ReconcileDependencies {
   readonly cloudMapServices?: CloudMapServiceCache;
   readonly shardValues?: ShardValueCache;
   readonly targetGroupTypes?: TargetGroupTypeCache;
+  /**
+   * Waits before re-reading ECS when DescribeTasks is older than an event (ECS reads are eventually consistent and
+   * usually catch up within a second or two): retried inside the invocation rather than by the queue, whose next
+   * delivery of a FIFO group's message can be minutes away. @default [250, 500, 1000, 2000]
+   */
+  readonly staleReadRetryDelaysMs?: readonly number[];
+  /** Time left in the invocation (Lambda's `context.getRemainingTimeInMillis`); retries stop short of it. */
+  readonly remainingTimeMs?: () => number;
+  /** @default setTimeout-based */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+const defaultStaleReadRetryDelaysMs = [250, 500, 1_000, 2_000];
+// What a reconcile after the last wait still needs: reads, plan, writes (the bench measures ~1-4 s at 1,000 tasks).
+const reconcileReserveMs = 10_000;
 
 /** The result of {@link reconcileService}: the record, and the error when it failed. */
 export interface ReconcileResult {
@@ -132,6 +146,32 @@ function assertFreshRead(service: ServiceConfig, tasks: readonly ObservedTask[],
           `${trigger.taskVersion}: ECS has not caught up yet, retrying`,
         { service: service.name, taskArn: trigger.taskArn, readVersion: read.version, eventVersion: trigger.taskVersion },
       );
+    }
+  }
+}
+
+/**
+ * The service's tasks, at least as new as every event among the triggers: a stale read is re-read after a short
+ * wait, while the invocation has time for it; past that the StaleReadError fails the reconcile (and the queue retries).
+ */
+async function readFreshTasks(
+  service: ServiceConfig,
+  triggers: readonly ReconcileTrigger[],
+  deps: ReconcileDependencies,
+): Promise<readonly ObservedTask[]> {
+  const delays = deps.staleReadRetryDelaysMs ?? defaultStaleReadRetryDelaysMs;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 0; ; attempt++) {
+    const tasks = await readTasksOf(service, deps);
+    try {
+      assertFreshRead(service, tasks, triggers);
+      return tasks;
+    } catch (error) {
+      const delay = delays[attempt];
+      const timeLeft = deps.remainingTimeMs?.() ?? Number.POSITIVE_INFINITY;
+      if (!(error instanceof StaleReadError) || delay === undefined || timeLeft < delay + reconcileReserveMs) throw error;
+      deps.logger.debug("stale read, reading again", { serviceName: service.name, attempt: attempt + 1, delayMs: delay, ...error.context });
+      await sleep(delay);
     }
   }
 }
@@ -398,8 +438,7 @@ export async function reconcileService(
     // be written by another writer meanwhile (SSM has no compare-and-swap): its list may be older than ours, and
     // readers may have taken its revision, so the current truth is published again at once, above both.
     for (let round = 1; ; round++) {
-      tasks = await readTasksOf(service, deps);
-      assertFreshRead(service, tasks, triggers);
+      tasks = await readFreshTasks(service, triggers, deps);
       const facts = await definitionFacts(tasks, deps);
       summary = summariseTasks(service, tasks, facts, deps.logger);
       const read = await readActual(service, deps, triggers.some((trigger) => trigger.kind !== "event"));

@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import type { AwsClients } from "../aws/clients.js";
 import type { DiscoverySyncConfig } from "../config.js";
 import { parseReconcileMessage, type ReconcileTrigger } from "../messages.js";
-import { reconcileService, type ReconcileLogger, type ReconcileResult } from "../reconcile.js";
+import { reconcileService, type ReconcileDependencies, type ReconcileLogger, type ReconcileResult } from "../reconcile.js";
 
 /** Dependencies of {@link createReconcileHandler}. */
 export interface ReconcileHandlerDependencies {
@@ -17,6 +17,10 @@ export interface ReconcileHandlerDependencies {
   readonly metrics?: Metrics;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** See {@link ReconcileDependencies.staleReadRetryDelaysMs}. */
+  readonly staleReadRetryDelaysMs?: readonly number[];
+  /** See {@link ReconcileDependencies.sleep}. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -67,6 +71,9 @@ export function createReconcileHandler(
           logger: deps.logger,
           ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
           ...(deps.now === undefined ? {} : { now: deps.now }),
+          ...(deps.staleReadRetryDelaysMs === undefined ? {} : { staleReadRetryDelaysMs: deps.staleReadRetryDelaysMs }),
+          ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
+          ...(typeof context?.getRemainingTimeInMillis === "function" ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
         }),
       );
     }
