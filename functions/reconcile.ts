@@ -1,7 +1,7 @@
 /**
  * Lambda handler for the reconcile SQS FIFO queue (`SQSEvent` -> `SQSBatchResponse`, ReportBatchItemFailures).
  */
-import { createAwsClients, createLogger, createMetrics, createReconcileHandler, loadConfig } from "@discovery-sync/core";
+import { createAwsClients, createLogger, createMetrics, createReconcileHandler, loadConfig, queueUrlEnvVar } from "@discovery-sync/core";
 
 const clients = createAwsClients();
 const config = await loadConfig(process.env, () => clients.ssm);
@@ -11,4 +11,6 @@ export const handler = createReconcileHandler({
   clients,
   logger: createLogger("reconciler"),
   metrics: createMetrics(),
+  // The work queue, to bring a failed message back in seconds rather than after the queue's visibility timeout.
+  ...(process.env[queueUrlEnvVar] === undefined ? {} : { queueUrl: process.env[queueUrlEnvVar] }),
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { RegisterInstanceCommand } from "@aws-sdk/client-servicediscovery";
 import { DeregisterTargetsCommand, RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
@@ -257,6 +257,35 @@ describe("reconcile pipeline on the emulator", () => {
     await pipeline.emit([tasks[0]!]);
     expect((await pipeline.pump()).failures).toBe(0);
     expect((await pipeline.observe()).document?.endpoints).toHaveLength(3);
+  });
+
+  it("brings a failed message back after seconds, growing with each receive, not after the queue's visibility timeout", async () => {
+    const pipeline = await createPipeline({
+      retryVisibility: { baseSeconds: 1, maxSeconds: 2 },
+      editConfig: (config) => {
+        config.services[0]!.targetGroupArns = [goneTargetGroup(config)];
+      },
+    });
+    await pipeline.sweep({ id: "sweep-fails" });
+    const first = await pipeline.pump({ failedVisibility: "handler", maxRounds: 1 });
+    expect(first.failures).toBe(1);
+    // Hidden for 1 s (the queue's own timeout is 180 s), then back for its second receive.
+    const started = Date.now();
+    expect((await pipeline.pump({ failedVisibility: "handler" })).messages).toBe(0);
+    await vi.waitFor(async () => expect((await pipeline.pump({ failedVisibility: "handler", maxRounds: 1 })).messages).toBe(1), {
+      timeout: 5_000,
+      interval: 200,
+    });
+    const backAfterMs = Date.now() - started;
+    expect(backAfterMs).toBeGreaterThanOrEqual(700);
+    expect(backAfterMs).toBeLessThan(4_000);
+    // The second failure hides it for 2 s.
+    const again = Date.now();
+    await vi.waitFor(async () => expect((await pipeline.pump({ failedVisibility: "handler", maxRounds: 1 })).messages).toBe(1), {
+      timeout: 6_000,
+      interval: 200,
+    });
+    expect(Date.now() - again).toBeGreaterThanOrEqual(1_500);
   });
 
   it("does not let one failing service block the others in a batch", async () => {

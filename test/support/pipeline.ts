@@ -73,8 +73,11 @@ export interface Pipeline {
   sweep: ReturnType<typeof createSweepHandler>;
   /** Routes an event for each task (as AWS would emit it) through the router. */
   emit(tasks: readonly Task[], options?: { version?: number; id?: string; overrides?: Record<string, unknown> }): Promise<void>;
-  /** Runs the reconcile handler over everything queued, the way Lambda's SQS event source would. */
-  pump(): Promise<Awaited<ReturnType<typeof drainFifo>>>;
+  /**
+   * Runs the reconcile handler over everything queued, the way Lambda's SQS event source would. Failed messages are
+   * made visible again at once unless `failedVisibility: "handler"` (then they wait, as on Lambda).
+   */
+  pump(options?: { failedVisibility?: "immediate" | "handler"; maxRounds?: number }): Promise<Awaited<ReturnType<typeof drainFifo>>>;
   observe(world?: World): Promise<ObservedState>;
   queueDepth(): Promise<number>;
 }
@@ -91,6 +94,8 @@ export interface PipelineOptions extends ProvisionWorldOptions {
   readonly staleReadRetryDelaysMs?: readonly number[];
   /** The reconciler's sleep (to act between a stale read and its retry). @default the handler's */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Delays before failed messages come back. @default the handler's */
+  readonly retryVisibility?: { readonly baseSeconds?: number; readonly maxSeconds?: number };
 }
 
 /**
@@ -127,6 +132,8 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.staleReadRetryDelaysMs === undefined ? {} : { staleReadRetryDelaysMs: options.staleReadRetryDelaysMs }),
     ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    ...(options.retryVisibility === undefined ? {} : { retryVisibility: options.retryVisibility }),
+    queueUrl: world.reconcileQueueUrl!,
   });
   const sweep = createSweepHandler({ config, sqs: clients.sqs, queueUrl, logger });
   return {
@@ -149,7 +156,7 @@ export async function createPipeline(options: PipelineOptions = {}): Promise<Pip
         if (result.outcome !== "enqueued") throw new Error(`event of ${task.taskArn} was not enqueued: ${JSON.stringify(result)}`);
       }
     },
-    pump: () => drainFifo(clients.sqs, queueUrl, reconcile, { queueArn: world.reconcileQueueArn }),
+    pump: (pumpOptions = {}) => drainFifo(clients.sqs, queueUrl, reconcile, { queueArn: world.reconcileQueueArn, ...pumpOptions }),
     observe: (target = world) => observe(clients, target),
     async queueDepth() {
       const attributes = await clients.sqs.send(

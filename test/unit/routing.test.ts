@@ -106,3 +106,12 @@ describe("parseReconcileMessage", () => {
     });
   });
 });
+
+describe("retryVisibilitySeconds", () => {
+  it("doubles from the base with each receive, up to the maximum", async () => {
+    const { retryVisibilitySeconds } = await import("@discovery-sync/core");
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => retryVisibilitySeconds(n))).toEqual([5, 10, 20, 40, 80, 160, 300]);
+    expect(retryVisibilitySeconds(Number("not a count"))).toBe(5);
+    expect(retryVisibilitySeconds(3, { baseSeconds: 1, maxSeconds: 2 })).toBe(2);
+  });
+});

@@ -339,9 +339,16 @@ export class DiscoverySyncControlPlane extends Construct {
       description: "discovery-sync: reconciles Cloud Map, target groups and the endpoint document of a service",
       timeout: settings.reconcileTimeout,
       memorySize: settings.reconcileMemorySize,
-      environment,
+      environment: { ...environment, [QUEUE_URL_ENV_VAR]: this.queue.queueUrl },
       statements: [
         ...reconcileStatements(this, this.config, { hostedZoneIds: props.hostedZoneIds }),
+        new iam.PolicyStatement({
+          sid: "DelayRetries",
+          // The handler brings a failed message back after seconds (ChangeMessageVisibilityBatch is authorised by
+          // ChangeMessageVisibility) instead of the queue's visibility timeout of 6 x the function timeout.
+          actions: ["sqs:ChangeMessageVisibility"],
+          resources: [this.queue.queueArn],
+        }),
         // What the SQS event source mapping does with the function's role (exactly, without GetQueueUrl).
         new iam.PolicyStatement({
           sid: "ConsumeWorkQueue",

@@ -184,6 +184,12 @@ export interface DrainFifoOptions {
   readonly batchSize?: number;
   /** The queue's ARN for `eventSourceARN`. @default read with GetQueueAttributes */
   readonly queueArn?: string;
+  /**
+   * What happens to the visibility of failed messages: `immediate` makes them visible again at once, so a test's
+   * retries run without waiting; `handler` leaves them as Lambda does, visible again when their visibility timeout
+   * (the queue's, or one the handler set) ends. @default "immediate"
+   */
+  readonly failedVisibility?: "immediate" | "handler";
 }
 
 /** What {@link drainFifo} did. */
@@ -269,6 +275,7 @@ export async function drainFifo(
     for (const message of messages) {
       if (!failed.has(message.MessageId ?? "")) continue;
       failures += 1;
+      if (options.failedVisibility === "handler") continue;
       await call("ChangeMessageVisibility", functionName, { queueUrl, messageId: message.MessageId }, () =>
         sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 })),
       );

@@ -209,6 +209,9 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
     case "ssm:DeleteParameters":
       return scoped(d.documentShardArns);
     case "sqs:SendMessage":
+    case "sqs:ChangeMessageVisibility":
+      // The work queue named by DISCOVERY_SYNC_QUEUE_URL: the router and sweep send to it; the reconciler shortens
+      // the visibility of its own failed messages on it.
       return scoped(fn.sendQueueArns);
     case "elasticloadbalancing:DescribeTargetHealth":
     case "elasticloadbalancing:DescribeTargetGroups":

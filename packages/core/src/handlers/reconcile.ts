@@ -3,6 +3,7 @@ import {
   SqsFifoPartialProcessorAsync,
 } from "@aws-lambda-powertools/batch";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
+import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { AwsClients } from "../aws/clients.js";
 import type { DiscoverySyncConfig } from "../config.js";
@@ -21,6 +22,57 @@ export interface ReconcileHandlerDependencies {
   readonly staleReadRetryDelaysMs?: readonly number[];
   /** See {@link ReconcileDependencies.sleep}. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The work queue's URL. With it, every message reported failed is made visible again after a short, growing delay
+   * (ChangeMessageVisibility) instead of the queue's visibility timeout (6 × the function timeout): a failed message
+   * holds back its whole FIFO message group until then. Without it, the queue's timeout applies.
+   */
+  readonly queueUrl?: string;
+  /**
+   * Delay before a failed message is received again: `baseSeconds × 2^(receives − 1)`, at most `maxSeconds`.
+   * @default { baseSeconds: 5, maxSeconds: 300 }
+   */
+  readonly retryVisibility?: { readonly baseSeconds?: number; readonly maxSeconds?: number };
+}
+
+/** The visibility timeout given to a failed message on its `receiveCount`-th receive. */
+export function retryVisibilitySeconds(receiveCount: number, settings: ReconcileHandlerDependencies["retryVisibility"] = {}): number {
+  const base = settings.baseSeconds ?? 5;
+  const max = settings.maxSeconds ?? 300;
+  const receives = Number.isInteger(receiveCount) && receiveCount >= 1 ? receiveCount : 1;
+  return Math.min(max, Math.round(base * 2 ** Math.min(receives - 1, 20)));
+}
+
+/**
+ * Shortens the visibility of the failed messages. A failure here is logged, not thrown: the messages then come back
+ * after the queue's own visibility timeout, later but not lost.
+ */
+async function delayRetries(
+  sqs: SQSClient,
+  queueUrl: string,
+  records: readonly SQSRecord[],
+  deps: ReconcileHandlerDependencies,
+): Promise<void> {
+  for (let i = 0; i < records.length; i += 10) {
+    const chunk = records.slice(i, i + 10);
+    try {
+      const output = await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((record, index) => ({
+            Id: String(index),
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: retryVisibilitySeconds(Number(record.attributes.ApproximateReceiveCount), deps.retryVisibility),
+          })),
+        }),
+      );
+      for (const failed of output.Failed ?? []) {
+        deps.logger.warn("retry delay not set", { messageId: chunk[Number(failed.Id)]?.messageId, code: failed.Code, reason: failed.Message });
+      }
+    } catch (error) {
+      deps.logger.warn("retry delay not set", { messageIds: chunk.map((r) => r.messageId), reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
 }
 
 /**
@@ -86,12 +138,17 @@ export function createReconcileHandler(
       // later event of the service behind it. The periodic sweep tries the service again anyway.
       if (result?.error !== undefined && result.retryable !== false) throw result.error;
     };
-    return processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
+    const response = await processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
       ...(context === undefined ? {} : { context }),
       skipGroupOnError: true,
       // A batch whose every message failed is still answered with the list, not an exception: the outcome for
       // SQS is the same (all retried), and the reconcile records already say why.
       throwOnFullBatchFailure: false,
     });
+    if (deps.queueUrl !== undefined && response.batchItemFailures.length > 0) {
+      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+      await delayRetries(deps.clients.sqs, deps.queueUrl, event.Records.filter((r) => failed.has(r.messageId)), deps);
+    }
+    return response;
   };
 }
