@@ -145,6 +145,8 @@ describe("configuration in an SSM parameter", () => {
           ? [
               `ssm:GetParameter ${configArn}`,
               ...documents.flatMap((d) => [`ssm:GetParameter ${d}`, `ssm:PutParameter ${d}`]),
+              // The writer's state beside each document (tombstones of tasks out of the ready set).
+              ...documents.flatMap((d) => [`ssm:GetParameter ${d}/state`, `ssm:PutParameter ${d}/state`]),
               // A large document's shards, under the document's own path only.
               ...documents.flatMap((d) => ["DeleteParameters", "GetParameters", "PutParameter"].map((a) => `ssm:${a} ${d}/shards/*`)),
               "ssm:DescribeParameters *",

@@ -1,7 +1,7 @@
 import { Stack } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type { IConstruct } from "constructs";
-import { shardPath, type DiscoverySyncConfig } from "@discovery-sync/core";
+import { shardPath, writerStateParameterName, type DiscoverySyncConfig } from "@discovery-sync/core";
 
 /**
  * The IAM statements of the reconcile function, derived from the configuration: exact actions, scoped to the
@@ -119,7 +119,10 @@ export function reconcileStatements(
     new iam.PolicyStatement({
       sid: "EndpointDocuments",
       actions: ["ssm:GetParameter", "ssm:PutParameter"],
-      resources: unique(config.services.map((s) => parameterArn(stack, s.parameterName))),
+      // Each document, and the writer's own state beside it (`<parameter>/state`: tombstones of stopped tasks).
+      resources: unique(
+        config.services.flatMap((s) => [parameterArn(stack, s.parameterName), parameterArn(stack, writerStateParameterName(s.parameterName))]),
+      ),
     }),
     new iam.PolicyStatement({
       sid: "EndpointDocumentShards",

@@ -3,6 +3,8 @@ export * from "./config.js";
 export * from "./messages.js";
 export * from "./tasks.js";
 export * from "./plan.js";
+export * from "./tombstones.js";
+export { readTombstones, writeTombstones, writerStateParameterName } from "./aws/writer-state.js";
 export * from "./routing.js";
 export * from "./reconcile.js";
 export { createAwsClients, type AwsClients, type CreateAwsClientsOptions, type SharedClientConfig } from "./aws/clients.js";

@@ -1,7 +1,13 @@
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { AwsClients } from "./aws/clients.js";
-import { CloudMapServiceCache, deregisterCloudMapInstance, listCloudMapInstances, registerCloudMapInstance } from "./aws/cloudmap.js";
+import {
+  CloudMapServiceCache,
+  deregisterCloudMapInstance,
+  readCloudMapState,
+  registerCloudMapInstance,
+  unsettledInstanceError,
+} from "./aws/cloudmap.js";
 import { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
 import { publishDocument, readParameter, removeShardsAfterPublish, ShardValueCache } from "./aws/parameter.js";
 import { deregisterTargets, describeTargets, registerTargets, TargetGroupTypeCache } from "./aws/targets.js";
@@ -9,6 +15,8 @@ import { clusterNameOf, type ServiceConfig } from "./config.js";
 import { ConcurrentWriteError, ReconcileError, StaleReadError, TargetGroupTypeError } from "./errors.js";
 import type { ReconcileTrigger } from "./messages.js";
 import { planReconcile, type ActualState, type DesiredState, type PublishedTask, type ReconcilePlan } from "./plan.js";
+import { readTombstones, writeTombstones, writerStateParameterName } from "./aws/writer-state.js";
+import { nextTombstones, sameTombstones, staleTaskReads, type Tombstones } from "./tombstones.js";
 import { classifyTask, type ObservedTask, type TaskDefinitionFacts } from "./tasks.js";
 
 /** The structured logger the core writes to (Powertools' Logger fits). */
@@ -135,7 +143,21 @@ async function definitionFacts(
   return new Map(entries);
 }
 
-function assertFreshRead(service: ServiceConfig, tasks: readonly ObservedTask[], triggers: readonly ReconcileTrigger[]) {
+function assertFreshRead(
+  service: ServiceConfig,
+  tasks: readonly ObservedTask[],
+  triggers: readonly ReconcileTrigger[],
+  tombstones: Tombstones,
+) {
+  // A task remembered out of the ready set, read at an older version: this read would bring it back.
+  const [stale] = staleTaskReads(tasks, tombstones);
+  if (stale !== undefined) {
+    throw new StaleReadError(
+      `DescribeTasks returned version ${stale.readVersion} of task ${stale.taskArn}, older than version ` +
+        `${stale.rememberedVersion} already seen out of the ready set: ECS has not caught up yet, retrying`,
+      { service: service.name, taskArn: stale.taskArn, readVersion: stale.readVersion, rememberedVersion: stale.rememberedVersion },
+    );
+  }
   const byArn = new Map(tasks.map((t) => [t.taskArn, t]));
   for (const trigger of triggers) {
     if (trigger.taskArn === undefined || trigger.taskVersion === undefined) continue;
@@ -157,6 +179,7 @@ function assertFreshRead(service: ServiceConfig, tasks: readonly ObservedTask[],
 async function readFreshTasks(
   service: ServiceConfig,
   triggers: readonly ReconcileTrigger[],
+  tombstones: Tombstones,
   deps: ReconcileDependencies,
 ): Promise<readonly ObservedTask[]> {
   const delays = deps.staleReadRetryDelaysMs ?? defaultStaleReadRetryDelaysMs;
@@ -164,7 +187,7 @@ async function readFreshTasks(
   for (let attempt = 0; ; attempt++) {
     const tasks = await readTasksOf(service, deps);
     try {
-      assertFreshRead(service, tasks, triggers);
+      assertFreshRead(service, tasks, triggers, tombstones);
       return tasks;
     } catch (error) {
       const delay = delays[attempt];
@@ -173,6 +196,53 @@ async function readFreshTasks(
       deps.logger.debug("stale read, reading again", { serviceName: service.name, attempt: attempt + 1, delayMs: delay, ...error.context });
       await sleep(delay);
     }
+  }
+}
+
+/**
+ * The tombstones of the service's document. Unreadable state is logged and read as none: it only adds safety, and
+ * must not stop a reconcile.
+ */
+async function readTombstonesOf(service: ServiceConfig, deps: ReconcileDependencies): Promise<Tombstones> {
+  try {
+    return await readTombstones(deps.clients.ssm, service.parameterName);
+  } catch (error) {
+    deps.logger.warn("writer state unreadable", {
+      serviceName: service.name,
+      parameterName: service.parameterName,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+    return new Map();
+  }
+}
+
+/**
+ * Stores the tombstones this reconcile adds, before anything is published: a later reconcile with a stale read of
+ * one of these tasks must find it. Written only when they changed (a task left the ready set, or came back).
+ */
+async function rememberTombstones(
+  service: ServiceConfig,
+  previous: Tombstones,
+  tasks: readonly ObservedTask[],
+  desired: DesiredState,
+  actual: ActualState,
+  now: Date,
+  deps: ReconcileDependencies,
+): Promise<{ step: string; error: unknown }[]> {
+  const published = actual.parameter?.kind === "valid" ? actual.parameter.document.endpoints : [];
+  const next = nextTombstones(
+    previous,
+    tasks,
+    new Set(desired.ready.map((t) => t.taskId)),
+    new Set(published.flatMap((e) => (e.taskId === undefined ? [] : [e.taskId]))),
+    now.getTime(),
+  );
+  if (sameTombstones(previous, next)) return [];
+  try {
+    await writeTombstones(deps.clients.ssm, service.parameterName, next);
+    return [];
+  } catch (error) {
+    return [{ step: `ssm.put ${writerStateParameterName(service.parameterName)}`, error }];
   }
 }
 
@@ -208,13 +278,10 @@ async function readActual(
   const [cloudMap, targetGroups, parameter] = await Promise.all([
     serviceId === undefined
       ? undefined
-      : guarded(`cloudmap.read ${serviceId}`, async () => {
-          const [instances, customHealth] = await Promise.all([
-            listCloudMapInstances(clients.serviceDiscovery, serviceId),
-            (deps.cloudMapServices ?? defaultCloudMapServices).usesCustomHealth(clients.serviceDiscovery, serviceId),
-          ]);
-          return { instances, customHealth };
-        }),
+      : guarded(`cloudmap.read ${serviceId}`, () =>
+          // The operations in flight first, then the instances (Register/Deregister are asynchronous).
+          readCloudMapState(clients.serviceDiscovery, serviceId, deps.cloudMapServices ?? defaultCloudMapServices),
+        ),
     Promise.all(
       (service.targetGroupArns ?? []).map((arn) =>
         guarded(`targets.read ${arn}`, async () => {
@@ -295,15 +362,22 @@ async function applyPlan(service: ServiceConfig, plan: ReconcilePlan, deps: Reco
       : [
           ...plan.cloudMap.register.map((registration) =>
             attempt(writes, `cloudmap.register ${registration.instanceId}`, () =>
-              registerCloudMapInstance(clients.serviceDiscovery, serviceId, registration),
+              registerCloudMapInstance(clients.serviceDiscovery, serviceId, registration, service.name),
             ).then((ok) => ok && writes.cloudMapRegistered++),
           ),
           ...plan.cloudMap.deregister.map((instanceId) =>
             attempt(writes, `cloudmap.deregister ${instanceId}`, () =>
-              deregisterCloudMapInstance(clients.serviceDiscovery, serviceId, instanceId),
+              deregisterCloudMapInstance(clients.serviceDiscovery, serviceId, instanceId, service.name),
             ).then((ok) => ok && writes.cloudMapDeregistered++),
           ),
         ];
+  // An operation in flight that the desired state no longer agrees with is not undone (no request while it runs):
+  // reported, retryable, so the message comes back shortly and the next reconcile finishes the job.
+  if (serviceId !== undefined) {
+    for (const unsettled of plan.cloudMap?.unsettled ?? []) {
+      writes.failures.push({ step: `cloudmap.pending ${unsettled.instanceId}`, error: unsettledInstanceError(service.name, serviceId, unsettled) });
+    }
+  }
   const targetWrites = plan.targetGroups.flatMap((group) => [
     ...(group.deregister.length === 0
       ? []
@@ -438,7 +512,8 @@ export async function reconcileService(
     // be written by another writer meanwhile (SSM has no compare-and-swap): its list may be older than ours, and
     // readers may have taken its revision, so the current truth is published again at once, above both.
     for (let round = 1; ; round++) {
-      tasks = await readFreshTasks(service, triggers, deps);
+      const tombstones = await readTombstonesOf(service, deps);
+      tasks = await readFreshTasks(service, triggers, tombstones, deps);
       const facts = await definitionFacts(tasks, deps);
       summary = summariseTasks(service, tasks, facts, deps.logger);
       const read = await readActual(service, deps, triggers.some((trigger) => trigger.kind !== "event"));
@@ -448,8 +523,9 @@ export async function reconcileService(
         // Say what was wrong with what we replace: it may be a hand edit somebody wants to know about.
         deps.logger.warn("document replaced", { serviceName: service.name, parameterName: service.parameterName, reason: actual.parameter.reason });
       }
+      const stateFailure = await rememberTombstones(service, tombstones, tasks, summary.desired, actual, now(), deps);
       const roundWrites = await applyPlan(service, plan, deps);
-      roundWrites.failures.unshift(...read.failures);
+      roundWrites.failures.unshift(...read.failures, ...stateFailure);
       writes = writes === undefined ? roundWrites : mergeWrites(writes, roundWrites);
       if (!roundWrites.conflict) break;
       concurrentWrites++;

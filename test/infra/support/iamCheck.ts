@@ -151,6 +151,7 @@ export function deploymentFactsOf(template: CfnTemplate, config: { services: Rec
     targetGroupArns: unique(services.flatMap((s) => ((s["targetGroupArns"] ?? []) as unknown[]).map(String))),
     documentParameterArns: unique(services.map((s) => parameterArn(pseudo, String(s["parameterName"])))),
     documentShardArns: unique(services.map((s) => `${parameterArn(pseudo, String(s["parameterName"]))}/shards/*`)),
+    documentStateArns: unique(services.map((s) => `${parameterArn(pseudo, String(s["parameterName"]))}/state`)),
     hostedZoneArns: hostedZoneArns === undefined ? undefined : unique(hostedZoneArns),
   };
 }

@@ -77,6 +77,9 @@ export const CONDITION_SCOPED: Readonly<Record<string, { readonly operator: stri
  */
 export const CONFIG_LOADER_MODULE = "packages/core/src/handlers/runtime.ts";
 
+/** The module that reads and writes the writer's state beside each document (`<parameter>/state`), and nothing else. */
+export const WRITER_STATE_MODULE = "packages/core/src/aws/writer-state.ts";
+
 /** The resources of one deployment the functions work on, from the configuration they load. */
 export interface DeploymentFacts {
   readonly partition: string;
@@ -88,6 +91,8 @@ export interface DeploymentFacts {
   readonly documentParameterArns: readonly string[];
   /** Every shard of each document: `<parameter ARN>/shards/*` (the sharded form of large documents). */
   readonly documentShardArns: readonly string[];
+  /** The writer's state beside each document: `<parameter ARN>/state`. */
+  readonly documentStateArns: readonly string[];
   /** ARNs of the hosted zones behind the configured Cloud Map services; undefined when not known at synth time. */
   readonly hostedZoneArns: readonly string[] | undefined;
 }
@@ -201,8 +206,10 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
       return scoped(d.targetGroupArns);
     case "ssm:GetParameter":
       if (call.module === CONFIG_LOADER_MODULE) return scoped(fn.configParameterArn === undefined ? [] : [fn.configParameterArn]);
+      if (call.module === WRITER_STATE_MODULE) return scoped(d.documentStateArns);
       return scoped(d.documentParameterArns);
     case "ssm:PutParameter":
+      if (call.module === WRITER_STATE_MODULE) return scoped(d.documentStateArns);
       // The document (or the manifest) and its shards.
       return scoped([...d.documentParameterArns, ...d.documentShardArns]);
     case "ssm:GetParameters":
