@@ -39,6 +39,30 @@ export interface CloudMapInstance {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
+/**
+ * A RegisterInstance or DeregisterInstance still in flight (operation status SUBMITTED or PENDING). Cloud Map runs
+ * them asynchronously: ListInstances shows a registration only once it succeeded and still shows an instance being
+ * deregistered, and a second request for the instance meanwhile fails with DuplicateRequest.
+ */
+export interface PendingInstanceOperation {
+  readonly operationId: string;
+  readonly instanceId: string;
+  readonly type: "REGISTER_INSTANCE" | "DEREGISTER_INSTANCE";
+}
+
+/**
+ * An instance the plan sends no request for because an operation on it is in flight that the desired state no longer
+ * agrees with (a registration of a task that is no longer ready, a deregistration of a task that is ready again).
+ * The reconcile reports it, so the service is reconciled again once the operation finished.
+ */
+export interface UnsettledInstance {
+  readonly instanceId: string;
+  readonly operationId: string;
+  readonly operation: PendingInstanceOperation["type"];
+  /** What the desired state wants of the instance once the operation finished. */
+  readonly wanted: "registered" | "deregistered";
+}
+
 /** A target group target as DescribeTargetHealth reports it. */
 export interface TargetGroupTarget {
   readonly id: string;
@@ -76,7 +100,12 @@ export type ParameterState =
  */
 export interface ActualState {
   /** Undefined when the service has no Cloud Map service configured, or it could not be read. */
-  readonly cloudMap?: { readonly instances: readonly CloudMapInstance[]; readonly customHealth: boolean };
+  readonly cloudMap?: {
+    readonly instances: readonly CloudMapInstance[];
+    readonly customHealth: boolean;
+    /** Register/Deregister operations of the service still in flight, read before `instances`. @default none */
+    readonly pendingOperations?: readonly PendingInstanceOperation[];
+  };
   /** The target groups that could be read. */
   readonly targetGroups: readonly { readonly arn: string; readonly targets: readonly TargetGroupTarget[] }[];
   /** Undefined when the parameter could not be read. */
@@ -147,6 +176,8 @@ export interface ReconcilePlan {
   readonly cloudMap?: {
     readonly register: readonly InstanceRegistration[];
     readonly deregister: readonly string[];
+    /** Instances left alone while an operation disagreeing with the desired state runs; absent when none. */
+    readonly unsettled?: readonly UnsettledInstance[];
   };
   readonly targetGroups: readonly {
     readonly arn: string;
@@ -191,22 +222,41 @@ function sameAttributes(wanted: Readonly<Record<string, string>>, actual: Readon
   return true;
 }
 
-function planCloudMap(service: ServiceConfig, desired: DesiredState, actual: NonNullable<ActualState["cloudMap"]>) {
+/**
+ * Cloud Map's writes. An instance with an operation in flight gets no request (Cloud Map would answer
+ * DuplicateRequest), and the operation is never undone: one that brings the instance where the desired state wants
+ * it counts as done; one that takes it the other way (a registration of a task no longer ready, a deregistration of a
+ * task ready again) is reported `unsettled`, so that the service is reconciled again once it finished. ListInstances
+ * does not show a registration in flight, so only the pending operations remember it.
+ */
+function planCloudMap(
+  service: ServiceConfig,
+  desired: DesiredState,
+  actual: NonNullable<ActualState["cloudMap"]>,
+): NonNullable<ReconcilePlan["cloudMap"]> {
   const byId = new Map<string, CloudMapInstance[]>();
   for (const instance of actual.instances) byId.set(instance.id, [...(byId.get(instance.id) ?? []), instance]);
+  const pending = new Map((actual.pendingOperations ?? []).map((operation) => [operation.instanceId, operation]));
   const wantedIds = new Set(desired.ready.map((t) => t.taskId));
+  const unsettled: UnsettledInstance[] = [];
   const register: InstanceRegistration[] = [];
   for (const task of desired.ready) {
     const attributes = instanceAttributes(service, task, actual.customHealth);
     const existing = byId.get(task.taskId) ?? [];
+    if (pending.has(task.taskId)) continue;
     if (!existing.some((instance) => sameAttributes(attributes, instance.attributes))) {
       register.push({ instanceId: task.taskId, attributes });
     }
   }
   // The configured Cloud Map service is owned by discovery-sync: whatever no ready task backs goes,
   // including draining tasks (out at once) and instances somebody registered by hand.
-  const deregister = [...byId.keys()].filter((id) => !wantedIds.has(id)).sort();
-  return { register, deregister };
+  const deregister = [...byId.keys()].filter((id) => !wantedIds.has(id) && !pending.has(id)).sort();
+  for (const operation of [...pending.values()].sort((a, b) => a.instanceId.localeCompare(b.instanceId))) {
+    const wanted = wantedIds.has(operation.instanceId) ? "registered" : "deregistered";
+    if ((operation.type === "REGISTER_INSTANCE") === (wanted === "registered")) continue;
+    unsettled.push({ instanceId: operation.instanceId, operationId: operation.operationId, operation: operation.type, wanted });
+  }
+  return { register, deregister, ...(unsettled.length === 0 ? {} : { unsettled }) };
 }
 
 // A target being deregistered is already on its way out: deregistering it again would be a pointless write.

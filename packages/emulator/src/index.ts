@@ -4,3 +4,12 @@ export { accountPlugin, randomAccountId, motoAccountHeader, emulatorCredentials 
 export { requestCounter, type RequestCounter } from "./request-counter.js";
 export * from "./world.js";
 export * from "./lambda-runtime.js";
+export * from "./fault-proxy.js";
+export {
+  createCloudMapOperations,
+  type CloudMapOperation,
+  type CloudMapOperations,
+  type CloudMapOperationsOptions,
+  type CloudMapOperationStatus,
+  type SettleOptions,
+} from "./cloudmap-operations.js";
