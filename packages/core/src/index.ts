@@ -9,7 +9,7 @@ export * from "./routing.js";
 export * from "./reconcile.js";
 export { createAwsClients, type AwsClients, type CreateAwsClientsOptions, type SharedClientConfig } from "./aws/clients.js";
 export { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
-export { CloudMapServiceCache, listCloudMapInstances } from "./aws/cloudmap.js";
+export { CloudMapOperationInFlightError, CloudMapServiceCache, listCloudMapInstances } from "./aws/cloudmap.js";
 export { describeTargets } from "./aws/targets.js";
 export { publishDocument, readParameter, removeShardsAfterPublish, removeUnreferencedShards, ShardValueCache, type PublishOutcome } from "./aws/parameter.js";
 export { shardParameterName, shardPath } from "@discovery-sync/client/shards";
