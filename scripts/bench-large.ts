@@ -66,7 +66,7 @@ export const endToEndSizes = [100, 1_000] as const;
 export const documentLayerSize = 5_000;
 
 /** The SSM commands reported, in this order. */
-const ssmCommands = ["GetParameter", "GetParameters", "PutParameter", "DeleteParameters", "DescribeParameters"] as const;
+const ssmCommands = ["GetParameter", "GetParameters", "PutParameter", "DeleteParameters", "GetParametersByPath", "GetParameterHistory"] as const;
 type SsmCommand = (typeof ssmCommands)[number];
 type Requests = Record<SsmCommand, number>;
 
@@ -415,7 +415,8 @@ const short: Record<SsmCommand, string> = {
   GetParameters: "Gets",
   PutParameter: "Put",
   DeleteParameters: "Delete",
-  DescribeParameters: "Describe",
+  GetParametersByPath: "ByPath",
+  GetParameterHistory: "History",
 };
 const requests = (r: Requests): string => {
   const parts = ssmCommands.filter((c) => r[c] > 0).map((c) => `${short[c]} ${integer(r[c])}`);

@@ -257,8 +257,8 @@ async function largeServices(emulator: RunningEmulator): Promise<void> {
     "each reader's on its own; the one-task change is a StopTask and the event trigger ECS would send");
   say(`- document layer (${n(documentLayerSize)} + ${n(documentLayerSize)}): \`readParameter\` + \`planReconcile\` on a synthetic desired state + ` +
     "`publishDocument` + `removeUnreferencedShards`, no ECS; times include the read of the current document");
-  say("- moto answers DescribeParameters in pages of 10 whatever `MaxResults` asks (50 here), and with a NextToken after a " +
-    "full last page: the writer's shard listing takes about five times as many DescribeParameters requests here as pages of 50 would");
+  say("- the writer lists a document's shards with GetParametersByPath, at most 10 per page (the API's limit); moto also " +
+    "answers a NextToken after a full last page, so a listing can take one empty page more here than on AWS");
 }
 
 // The SDK's notice that its 2027 releases need Node 22 says nothing about this benchmark.

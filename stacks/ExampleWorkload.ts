@@ -12,6 +12,7 @@ import { functionsDir } from "./loadConfig.js";
 /** Environment variable with the container image of the demo `workflow-agent` (a gRPC server on 50051). */
 export const WORKLOAD_IMAGE_ENV_VAR = "WORKFLOW_AGENT_IMAGE";
 const GRPC_PORT = 50051;
+const CLOUD_MAP_SERVICE_NAME = "workflow-agent";
 
 /**
  * The reference architecture of `grpc-ecs-service-discovery-design.md` (its Terraform), for a demo deploy: a VPC
@@ -93,7 +94,7 @@ export function exampleWorkloadStack(
     description: "Private DNS namespace for workflow services",
   });
   const cloudMapService = namespace.createService("WorkflowAgentDiscovery", {
-    name: "workflow-agent",
+    name: CLOUD_MAP_SERVICE_NAME,
     dnsRecordType: servicediscovery.DnsRecordType.A,
     dnsTtl: Duration.seconds(10),
     routingPolicy: servicediscovery.RoutingPolicy.MULTIVALUE,
@@ -169,13 +170,20 @@ export function exampleWorkloadStack(
           ecsService: "workflow-agent",
           port: GRPC_PORT,
           cloudMapServiceId: cloudMapService.serviceId,
+          // The reconcile role may change only this service's A records in the namespace's hosted zone.
+          cloudMapDns: {
+            hostedZoneId,
+            namespaceName: namespace.namespaceName,
+            // A literal: the service's serviceName attribute is a token, and IAM needs the name at synthesis.
+            serviceName: CLOUD_MAP_SERVICE_NAME,
+            recordTypes: ["A"],
+          },
           targetGroupArns: [targetGroup.targetGroupArn],
           parameterName: `/discovery/${app.stage}/workflow-agent/endpoints`,
         },
       ],
     },
     configSource: "ExampleWorkload",
-    hostedZoneIds: [hostedZoneId],
     functionsDir,
     ...(options.code === undefined ? {} : { code: options.code }),
   });

@@ -70,7 +70,14 @@ describe("a stack with a concrete account and Region", () => {
   it("refuses one target group token given to two services, as it refuses one literal ARN", () => {
     const [service] = exampleConfig().services;
     const tg = Token.asString({ Ref: "TargetGroup" });
-    const second = { ...service, name: "billing-agent", ecsService: "billing-agent", cloudMapServiceId: undefined, parameterName: "/discovery/billing-agent/endpoints" };
+    const second = {
+      ...service,
+      name: "billing-agent",
+      ecsService: "billing-agent",
+      cloudMapServiceId: undefined,
+      cloudMapDns: undefined,
+      parameterName: "/discovery/billing-agent/endpoints",
+    };
     expect(() => synthControlPlane({ config: { services: [{ ...service, targetGroupArns: [tg] }, { ...second, targetGroupArns: [tg] }] } })).toThrow(
       /services\[1\]\.targetGroupArns\[0\]: is already used by services\[0\]; .* \(given "\$\{Token\[TOKEN\.\d+\]\}"\)/,
     );

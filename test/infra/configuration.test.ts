@@ -35,7 +35,10 @@ function measuredEnvironmentBytes(json: CfnTemplate, functionId: string): number
   return Buffer.byteLength(JSON.stringify(resolved), "utf8");
 }
 
-/** `count` services; the last one's parameter name is longer by `pad` characters. */
+/**
+ * `count` services; the last one's parameter name is longer by `pad` characters. Their Cloud Map services are in HTTP
+ * namespaces (`cloudMapDns: "none"`): what the role may do in Route 53 is permissions-scope.test.ts's subject.
+ */
 function configOfSize(count: number, pad: number): { services: Record<string, unknown>[] } {
   return {
     services: Array.from({ length: count }, (_, i) => ({
@@ -44,6 +47,7 @@ function configOfSize(count: number, pad: number): { services: Record<string, un
       ecsService: `service-${i}`,
       port: 50051,
       cloudMapServiceId: `srv-${String(i).padStart(16, "0")}`,
+      cloudMapDns: "none",
       targetGroupArns: [`arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/service-${i}/0123456789abcdef`],
       parameterName: `/discovery/service-${i}/${"p".repeat(i === count - 1 ? 40 + pad : 40)}`,
     })),
@@ -149,7 +153,8 @@ describe("configuration in an SSM parameter", () => {
               ...documents.flatMap((d) => [`ssm:GetParameter ${d}/state`, `ssm:PutParameter ${d}/state`]),
               // A large document's shards, under the document's own path only.
               ...documents.flatMap((d) => ["DeleteParameters", "GetParameters", "PutParameter"].map((a) => `ssm:${a} ${d}/shards/*`)),
-              "ssm:DescribeParameters *",
+              // Each document's tier (from its history), and the shards that exist under its shard path (orphans).
+              ...documents.flatMap((d) => [`ssm:GetParameterHistory ${d}`, `ssm:GetParametersByPath ${d}/shards`]),
             ]
           : [`ssm:GetParameter ${configArn}`];
       expect(ssm.sort(), role).toEqual(expected.sort());

@@ -137,6 +137,12 @@ describe("its control plane", () => {
           ecsService: "workflow-agent",
           port: 50051,
           cloudMapServiceId: `\${${cloudMapId}.Id}`,
+          cloudMapDns: {
+            hostedZoneId: `\${${only("AWS::ServiceDiscovery::PrivateDnsNamespace")[0]}.HostedZoneId}`,
+            namespaceName: "workflow.local",
+            serviceName: "workflow-agent",
+            recordTypes: ["A"],
+          },
           targetGroupArns: [`\${${targetGroupId}}`],
           parameterName: "/discovery/demo/workflow-agent/endpoints",
         },
@@ -151,12 +157,18 @@ describe("its control plane", () => {
     });
   });
 
-  it("scopes the Route 53 record writes to the namespace's hosted zone", () => {
+  it("scopes the Route 53 record writes to the namespace's hosted zone, the service's A records and names", () => {
     const [namespaceId] = only("AWS::ServiceDiscovery::PrivateDnsNamespace");
     const role = json.Resources[referencedId(json.Resources[workload.functionIds.reconcile]!.Properties!["Role"])!]!;
     const statement = (role.Properties!["Policies"][0]["PolicyDocument"]["Statement"] as Record<string, any>[]).find(
       (s) => s["Sid"] === "CloudMapRoute53Records",
     );
     expect(resolveString(statement?.["Resource"])).toBe(`arn:aws:route53:::hostedzone/\${${namespaceId}.HostedZoneId}`);
+    expect(statement?.["Condition"]).toEqual({
+      "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsRecordTypes": ["A"] },
+      "ForAllValues:StringLike": {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["workflow-agent.workflow.local", "*.workflow-agent.workflow.local"],
+      },
+    });
   });
 });

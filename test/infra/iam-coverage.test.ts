@@ -72,6 +72,13 @@ describe("SDK commands derived from the functions' code", () => {
     expect(analyses.router.calls.find((c) => c.operation === "GetParameter")?.module).toBe(CONFIG_LOADER_MODULE);
   });
 
+  it("registers Cloud Map instances by address, never by EC2 instance id (which would need ec2:DescribeInstances)", () => {
+    for (const module of ["packages/core/src/plan.ts", "packages/core/src/aws/cloudmap.ts"]) {
+      expect(readFileSync(path.join(repoRoot, module), "utf8"), module).not.toMatch(/AWS_EC2_INSTANCE_ID/);
+    }
+    expect(readFileSync(path.join(repoRoot, "packages/core/src/plan.ts"), "utf8")).toMatch(/AWS_INSTANCE_IPV4/);
+  });
+
   it("knows the module that reads the configuration parameter", () => {
     // The resource model gives that module's GetParameter the configuration parameter: a move must be seen here.
     expect(readFileSync(path.join(repoRoot, CONFIG_LOADER_MODULE), "utf8")).toMatch(/export async function loadConfig\(/);
@@ -83,8 +90,10 @@ describe("SDK commands derived from the functions' code", () => {
       "elasticloadbalancing:RegisterTargets",
     ]);
     expect(actionsOfCall({ clientPackage: "@aws-sdk/client-servicediscovery", operation: "RegisterInstance" })).toEqual(
-      expect.arrayContaining(["servicediscovery:RegisterInstance", "route53:ChangeResourceRecordSets", "route53:GetHostedZone", "ec2:DescribeInstances"]),
+      expect.arrayContaining(["servicediscovery:RegisterInstance", "route53:ChangeResourceRecordSets", "route53:GetHostedZone"]),
     );
+    // Cloud Map needs ec2:DescribeInstances only for an instance registered with AWS_EC2_INSTANCE_ID.
+    expect(actionsOfCall({ clientPackage: "@aws-sdk/client-servicediscovery", operation: "RegisterInstance" })).not.toContain("ec2:DescribeInstances");
     expect(() => actionsOfCall({ clientPackage: "@aws-sdk/client-dynamodb", operation: "PutItem" })).toThrow(/no IAM service prefix known/);
   });
 });
@@ -96,7 +105,18 @@ interface Deployment {
   readonly functionIds: Record<FunctionRole, string>;
 }
 
+/**
+ * 24 services, over the 4 KB environment. Cloud Map: services 0 and 1 in namespace Alpha.Local (A records; upper case
+ * on purpose: IAM compares lower-case names), 2 and 3 in beta.local (A and SRV, 2 with a Route 53 health check), the
+ * others in HTTP namespaces.
+ */
 function largeConfig(): { services: Record<string, unknown>[] } {
+  const dns = (i: number): unknown =>
+    i < 2
+      ? { hostedZoneId: "Z0000000000000000ALPHA", namespaceName: "Alpha.Local", serviceName: `svc-${i}`, recordTypes: ["A"] }
+      : i < 4
+        ? { hostedZoneId: "Z00000000000000000BETA", namespaceName: "beta.local", serviceName: `svc-${i}`, ...(i === 2 ? { route53HealthCheck: true } : {}) }
+        : "none";
   return {
     services: Array.from({ length: 24 }, (_, i) => ({
       name: `service-${String(i).padStart(2, "0")}`,
@@ -104,10 +124,18 @@ function largeConfig(): { services: Record<string, unknown>[] } {
       ecsService: `service-${i}`,
       port: 50051,
       cloudMapServiceId: `srv-${String(i).padStart(16, "0")}`,
+      cloudMapDns: dns(i),
       targetGroupArns: [`arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/service-${i}/0123456789abcdef`],
       parameterName: `/discovery/service-${i}/endpoints`,
     })),
   };
+}
+
+/** The example configuration without what it says of its Cloud Map service's DNS. */
+function exampleConfigWithoutDns(): { services: Record<string, unknown>[] } {
+  const config = exampleConfig();
+  for (const service of config.services) delete service["cloudMapDns"];
+  return config;
 }
 
 const DEPLOYMENTS: Record<string, () => Deployment> = {
@@ -126,8 +154,11 @@ const DEPLOYMENTS: Record<string, () => Deployment> = {
         ],
       },
     }),
-  // Resources created in the same app (tokens in the configuration), hosted zone known.
+  // Resources created in the same app (tokens in the configuration): what Cloud Map writes is read from the template.
   "ExampleWorkload stack": () => synthExampleWorkload(),
+  // The explicit opt-out: any hosted zone, any record name (A and SRV only), health checks.
+  "control plane, Cloud Map DNS unscoped (allowUnscopedCloudMapDns)": () =>
+    synthControlPlane({ config: exampleConfigWithoutDns(), allowUnscopedCloudMapDns: true }),
 };
 
 /** Needs and statements of one function of a deployment. */
@@ -156,11 +187,13 @@ describe.each(Object.keys(DEPLOYMENTS))("IAM of %s", (name) => {
     for (const role of ROLES) {
       const { statements } = checkInputs(deployment, role);
       const config = deployedConfigOf(deployment.json, deployment.functionIds[role], deployment.pseudo);
-      const hostedZonesKnown = deploymentFactsOf(deployment.json, config, deployment.pseudo).hostedZoneArns !== undefined;
+      // Only a deployment that opted out of knowing a namespace's hosted zone may change records of any zone.
+      const optedOut = deploymentFactsOf(deployment.json, config, deployment.pseudo).cloudMapDns.some((f) => f.hostedZoneArn === "*");
       for (const s of statements.filter((st) => st.resources.includes("*"))) {
         for (const action of s.actions) {
+          const carried = CONDITION_SCOPED[action]?.every((c) => s.conditions?.[c.operator]?.[c.key] !== undefined) ? "condition" : undefined;
           const hostedZoneAction = ["route53:ChangeResourceRecordSets", "route53:GetHostedZone"].includes(action);
-          const why = NO_RESOURCE_LEVEL_PERMISSIONS[action] ?? CONDITION_SCOPED[action] ?? (hostedZoneAction && !hostedZonesKnown ? "zone unknown" : undefined);
+          const why = NO_RESOURCE_LEVEL_PERMISSIONS[action] ?? carried ?? (hostedZoneAction && optedOut ? "allowUnscopedCloudMapDns" : undefined);
           expect(why, `${role}: ${action} on * (${s.source})`).toBeDefined();
         }
       }
@@ -196,11 +229,50 @@ describe("the IAM check itself", () => {
   });
 
   it("reports exactly the action a role misses (the Route 53 write Cloud Map does for RegisterInstance)", () => {
-    const broken = withStatement("reconcile", "CloudMapRoute53Records", (s) => {
-      s["Action"] = (s["Action"] as string[]).filter((a) => a !== "route53:ChangeResourceRecordSets");
+    const broken = withStatement("reconcile", "CloudMapHostedZones", (s) => {
+      s["Action"] = "route53:GetHostedZone2";
     });
     expect(findings(broken, "reconcile")).toEqual([
-      expect.stringMatching(/^missing: reconcile needs route53:ChangeResourceRecordSets on \* \(for (RegisterInstance|DeregisterInstance) /),
+      expect.stringMatching(/^missing: reconcile needs route53:GetHostedZone on arn:aws:route53:::hostedzone\/Z0123456789ABCDEFGHIJ \(for (RegisterInstance|DeregisterInstance) /),
+      expect.stringMatching(/^unneeded: reconcile is allowed route53:GetHostedZone2 /),
+    ]);
+  });
+
+  it("reports Route 53 record changes without their conditions, beyond them, or short of them", () => {
+    const names = "route53:ChangeResourceRecordSetsNormalizedRecordNames";
+    const types = "route53:ChangeResourceRecordSetsRecordTypes";
+    const unnamed = withStatement("reconcile", "CloudMapRoute53Records", (s) => {
+      delete s["Condition"]["ForAllValues:StringLike"];
+    });
+    expect(findings(unnamed, "reconcile")).toEqual([
+      `too broad: reconcile is allowed route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ (ControlPlaneReconcileRole3E01C586 inline policy reconcile (CloudMapRoute53Records)) without ForAllValues:StringLike ${names} limited to workflow-agent.workflow.local, *.workflow-agent.workflow.local`,
+    ]);
+    const anyName = withStatement("reconcile", "CloudMapRoute53Records", (s) => {
+      s["Condition"]["ForAllValues:StringLike"][names] = ["*.workflow.local", "workflow-agent.workflow.local", "*.workflow-agent.workflow.local"];
+    });
+    expect(findings(anyName, "reconcile")).toEqual([expect.stringMatching(new RegExp(`^too broad: .* without ForAllValues:StringLike ${names} limited to`))]);
+    const anyType = withStatement("reconcile", "CloudMapRoute53Records", (s) => {
+      s["Condition"]["ForAllValues:StringEquals"][types] = ["A", "TXT"];
+    });
+    expect(findings(anyType, "reconcile")).toEqual([expect.stringMatching(new RegExp(`^too broad: .* without ForAllValues:StringEquals ${types} limited to A$`))]);
+    const tooFew = withStatement("reconcile", "CloudMapRoute53Records", (s) => {
+      s["Condition"]["ForAllValues:StringLike"][names] = ["workflow-agent.workflow.local"];
+    });
+    expect(findings(tooFew, "reconcile")).toEqual([
+      expect.stringMatching(
+        new RegExp(`^missing: reconcile needs route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ with ${types} in A and with ${names} in workflow-agent.workflow.local, \\*.workflow-agent.workflow.local \\(for `),
+      ),
+    ]);
+  });
+
+  it("reports Route 53 health-check grants for services without a Route 53 health check", () => {
+    const json = structuredClone(deployment.json) as CfnTemplate;
+    const roleId = roleIdOf(json, deployment.functionIds.reconcile);
+    const statements = (json.Resources[roleId]!.Properties!["Policies"] as { PolicyDocument: { Statement: Record<string, any>[] } }[])[0]!
+      .PolicyDocument.Statement;
+    statements.push({ Effect: "Allow", Action: "route53:CreateHealthCheck", Resource: "*", Sid: "Extra" });
+    expect(findings({ ...deployment, json }, "reconcile")).toEqual([
+      expect.stringMatching(/^unneeded: reconcile is allowed route53:CreateHealthCheck on \* /),
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findFreePort } from "@discovery-sync/emulator";
-import { createEndpointReader, type EndpointReader } from "@discovery-sync/client";
+import { createEndpointReader, InvalidOptionError, type EndpointReader } from "@discovery-sync/client";
 import { documentText, fakeSsm, type FakeSsm } from "./client-fake-ssm.js";
 
 const parameterName = "/discovery/workflow-agent/endpoints";
@@ -160,5 +160,50 @@ describe("Lambda Parameters and Secrets extension", () => {
     });
     await expect(reader.endpoints()).rejects.toMatchObject({ reason: "invalid-document" });
     expect(ssm.calls).toBe(0);
+  });
+});
+
+describe("the extension's host: loopback only, since each request carries AWS_SESSION_TOKEN over plain HTTP", () => {
+  const create = (host: unknown) =>
+    createEndpointReader({ parameterName, ssmClient: ssm.client, env: lambdaEnv, lambdaExtension: { host, port: extension.port } as never });
+
+  it.each(["localhost", "LocalHost", "127.0.0.1", "127.1.2.3", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1"])("accepts %s", (host) => {
+    reader = create(host);
+    reader.close();
+  });
+
+  it.each([
+    ["a private address", "10.0.0.5"],
+    ["a public host name", "extension.example.com"],
+    ["a name that starts like localhost", "localhost.example.com"],
+    ["the unspecified address", "0.0.0.0"],
+    ["an IPv6 address that is not ::1", "fe80::1"],
+    ["an IPv4-mapped IPv6 address", "::ffff:127.0.0.1"],
+    ["an address outside 127.0.0.0/8", "128.0.0.1"],
+    ["a bracketed ::1 (give it bare)", "[::1]"],
+    ["a host with a port", "localhost:2773"],
+  ])("refuses %s, naming the option and the value", (_case, host) => {
+    let error: unknown;
+    try {
+      create(host);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error).toMatchObject({ option: "lambdaExtension.host", value: host });
+    expect((error as Error).message).toContain("lambdaExtension.host");
+    expect((error as Error).message).toContain(JSON.stringify(host));
+    expect((error as Error).message).toMatch(/loopback host .*AWS_SESSION_TOKEN .*plain HTTP/);
+  });
+
+  it("refuses a blank host, and takes localhost when none is given", async () => {
+    expect(() => create(" ")).toThrow(InvalidOptionError);
+    reader = createEndpointReader({
+      parameterName,
+      ssmClient: ssm.client,
+      env: { ...lambdaEnv, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(extension.port) },
+      lambdaExtension: { timeoutMs: 500 },
+    });
+    expect(await reader.endpoints()).toEqual([{ address: "10.0.0.7", port: 50051 }]);
   });
 });

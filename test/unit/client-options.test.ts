@@ -50,7 +50,6 @@ describe("createEndpointReader option validation", () => {
     ["onError not a function", { onError: "log" }, "onError", "log"],
     ["misspelt option", { refreshInterval: 1000 }, "refreshInterval", 1000],
     ["lambdaExtension port", { lambdaExtension: { port: 0 } }, "lambdaExtension.port", 0],
-    ["withDecryption as text", { withDecryption: "yes" }, "withDecryption", "yes"],
   ];
 
   it.each(cases)("rejects %s, naming the option and the value", (_case, overrides, option, value) => {
@@ -115,6 +114,17 @@ describe("createEndpointReader option validation", () => {
       });
       expect(reader.parameterName).toBe(name);
       reader.close();
+    }
+  });
+
+  it("refuses withDecryption, removed: documents are String parameters, never SecureString", () => {
+    for (const value of [true, false]) {
+      const error = optionError(() =>
+        createEndpointReader({ parameterName, lambdaExtension: false, withDecryption: value } as unknown as EndpointReaderOptions),
+      );
+      expect(error.option).toBe("withDecryption");
+      expect(error.value).toBe(value);
+      expect(error.message).toMatch(/^invalid option withDecryption: removed: endpoint documents are String parameters/);
     }
   });
 

@@ -175,22 +175,22 @@ describe("reading the sharded form", () => {
     expect(r.status().revision).toBe(2);
   });
 
-  it("reads the shards with WithDecryption as configured, each request with an abort signal", async () => {
+  it("reads the shards without WithDecryption (documents are String parameters), each request with an abort signal", async () => {
     // Prepare
     writer.publish({ epoch, revision: 1, endpoints: tasks(0, 150) });
     const inputs: Array<Record<string, unknown>> = [];
     ssm.beforeAnswer = (command, input) => {
-      if (command === "GetParametersCommand") inputs.push(input);
+      if (command === "GetParameterCommand" || command === "GetParametersCommand") inputs.push(input);
     };
     const sent = vi.spyOn(ssm.client, "send");
-    const r = make({ withDecryption: true, requestTimeoutMs: 1_234 });
+    const r = make({ requestTimeoutMs: 1_234 });
 
     // Act
     await r.endpoints();
 
     // Assess
-    expect(inputs).toHaveLength(1);
-    expect(inputs[0]?.WithDecryption).toBe(true);
+    expect(inputs).toHaveLength(2);
+    for (const input of inputs) expect(input).not.toHaveProperty("WithDecryption");
     const shardCall = sent.mock.calls.find(([command]) => command.constructor.name === "GetParametersCommand");
     expect((shardCall?.[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal).toBeInstanceOf(AbortSignal);
   });

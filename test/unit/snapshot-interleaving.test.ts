@@ -57,12 +57,23 @@ class MemoryParameterStore {
         const deleted = names.filter((name) => this.#parameters.delete(name));
         return { DeletedParameters: deleted, InvalidParameters: names.filter((n) => !deleted.includes(n)) };
       }
-      case "DescribeParametersCommand": {
-        const [filter] = input.ParameterFilters as { Key: string; Option: string; Values: string[] }[];
-        const matches = [...this.#parameters.keys()].filter((name) =>
-          filter?.Key === "Name" ? name === filter.Values[0] : name.startsWith(`${filter?.Values[0]}/`) && !name.slice(filter!.Values[0]!.length + 1).includes("/"),
-        );
-        return { Parameters: matches.map((name) => ({ Name: name, Tier: this.#parameters.get(name)!.at(-1)!.tier })) };
+      case "GetParametersByPathCommand": {
+        // One level under the path, in pages of at most 10 (the writer lists a document's shards this way).
+        const path = String(input.Path);
+        const children = [...this.#parameters.keys()].filter((name) => name.startsWith(`${path}/`) && !name.slice(path.length + 1).includes("/"));
+        const from = Number(input.NextToken ?? 0);
+        const size = Math.min(Number(input.MaxResults ?? 10), 10);
+        const page = children.slice(from, from + size);
+        return {
+          Parameters: page.map((name) => ({ Name: name, Value: this.#parameters.get(name)!.at(-1)!.value, Version: this.#parameters.get(name)!.at(-1)!.version })),
+          ...(from + size < children.length ? { NextToken: String(from + size) } : {}),
+        };
+      }
+      case "GetParameterHistoryCommand": {
+        // The writer reads a parameter's tier from its history.
+        const history = this.#parameters.get(String(input.Name));
+        if (history === undefined) throw notFound(String(input.Name));
+        return { Parameters: history.map((v) => ({ Name: String(input.Name), Version: v.version, Value: v.value, Tier: v.tier })) };
       }
       default:
         throw new Error(`the model does not answer ${command}`);
@@ -165,9 +176,13 @@ describe("consistent snapshots under any interleaving of reads and writes", () =
         // After the last write the parameter holds the last state, complete, and no shard it does not name.
         const last = await readParameter(modelClient(store), parameterName);
         expect(last.kind === "valid" && contentOf(last.document)).toBe([...published.values()].at(-1));
-        const shardsLeft = store.answer("DescribeParametersCommand", {
-          ParameterFilters: [{ Key: "Path", Option: "OneLevel", Values: [`${parameterName}/shards`] }],
-        }).Parameters as unknown[];
+        const shardsLeft: unknown[] = [];
+        let token: string | undefined;
+        do {
+          const page = store.answer("GetParametersByPathCommand", { Path: `${parameterName}/shards`, NextToken: token });
+          shardsLeft.push(...(page.Parameters as unknown[]));
+          token = page.NextToken as string | undefined;
+        } while (token !== undefined);
         expect(shardsLeft).toHaveLength(last.kind === "valid" ? (last.sharded?.manifest.shards.length ?? 0) : -1);
       }),
       { numRuns: 40 },

@@ -41,8 +41,9 @@ export interface DiscoverySyncControlPlaneProps {
   /**
    * The configuration of the synced services: the same JSON document the handlers read (see `parseConfig` in
    * `@discovery-sync/core`). It is validated at synth time; an invalid one throws a `ConfigError` naming the field.
-   * `cloudMapServiceId` and `targetGroupArns` may be CDK tokens (resources of the same app); every other field must
-   * be a literal.
+   * `cloudMapServiceId`, `cloudMapDns.hostedZoneId` and `targetGroupArns` may be CDK tokens (resources of the same
+   * app); every other field must be a literal. A service with a `cloudMapServiceId` needs its `cloudMapDns` (see
+   * {@link allowUnscopedCloudMapDns}).
    */
   readonly config: unknown;
   /**
@@ -152,11 +153,14 @@ export interface DiscoverySyncControlPlaneProps {
    */
   readonly queueAgeThreshold?: Duration;
   /**
-   * Ids of the Route 53 hosted zones behind the configured Cloud Map DNS namespaces, to scope
-   * `route53:ChangeResourceRecordSets` and `route53:GetHostedZone`.
-   * @default any hosted zone ("*"): the hosted zone of a namespace is not known at synth time
+   * Lets services with a `cloudMapServiceId` but no `cloudMapDns` through synthesis: the reconcile role may then change
+   * A and SRV records of any name in any Route 53 hosted zone (Cloud Map writes a DNS namespace's records with the
+   * caller's credentials) and manage Route 53 health checks. Without it such a configuration fails synthesis; give each
+   * service's `cloudMapDns` instead (`{ hostedZoneId, namespaceName, serviceName }`, or `"none"` for an HTTP
+   * namespace), which scopes the role to the namespace's hosted zone and the service's record names.
+   * @default false
    */
-  readonly hostedZoneIds?: readonly string[];
+  readonly allowUnscopedCloudMapDns?: boolean;
   /**
    * Actions of every alarm (for example an SNS topic action).
    * @default no actions; the alarms are visible in the console and on the dashboard
@@ -191,7 +195,9 @@ const ENTRY_FILES: Record<FunctionRole, string> = { router: "route.ts", reconcil
  * const stack = new Stack(app, "DiscoverySync");
  * new DiscoverySyncControlPlane(stack, "ControlPlane", {
  *   config: { services: [{ name: "workflow-agent", cluster: "workflow", ecsService: "workflow-agent", port: 50051,
- *     cloudMapServiceId: "srv-0123456789abcdef", parameterName: "/discovery/workflow-agent/endpoints" }] },
+ *     cloudMapServiceId: "srv-0123456789abcdef",
+ *     cloudMapDns: { hostedZoneId: "Z0123456789ABCDEFGHIJ", namespaceName: "workflow.local", serviceName: "workflow-agent" },
+ *     parameterName: "/discovery/workflow-agent/endpoints" }] },
  * });
  * ```
  */
@@ -341,7 +347,10 @@ export class DiscoverySyncControlPlane extends Construct {
       memorySize: settings.reconcileMemorySize,
       environment: { ...environment, [QUEUE_URL_ENV_VAR]: this.queue.queueUrl },
       statements: [
-        ...reconcileStatements(this, this.config, { hostedZoneIds: props.hostedZoneIds }),
+        ...reconcileStatements(this, this.config, {
+          allowUnscopedCloudMapDns: props.allowUnscopedCloudMapDns,
+          configSource: props.configSource,
+        }),
         new iam.PolicyStatement({
           sid: "DelayRetries",
           // The handler brings a failed message back after seconds (ChangeMessageVisibilityBatch is authorised by

@@ -21,6 +21,8 @@ const PLACEHOLDER = {
   // ELBv2 names are at most 32 characters and the id is 16 hex digits.
   targetGroupArn: (n: number, scope: ArnScope) =>
     `arn:${scope.partition}:elasticloadbalancing:${scope.region}:${scope.account}:targetgroup/${"t".repeat(32 - String(n).length)}${n}/0123456789abcdef`,
+  // Route 53 hosted zone ids are "Z" and up to 31 upper-case letters and digits.
+  hostedZoneId: (n: number) => `Z${String(n).padStart(31, "0")}`,
 } as const;
 
 /**
@@ -46,8 +48,8 @@ export interface ValidatedConfig {
  * (`parseConfig` of `@discovery-sync/core`), so a bad configuration fails synthesis, before anything is created,
  * with a message naming the field and the value given.
  *
- * Tokens (unresolved CDK values) are accepted in `services[].cloudMapServiceId` and `services[].targetGroupArns[]`
- * only: those are the values an app typically creates next to the control plane. Every other field must be a literal
+ * Tokens (unresolved CDK values) are accepted in `services[].cloudMapServiceId`, `services[].cloudMapDns.hostedZoneId`
+ * and `services[].targetGroupArns[]` only: those are the values an app typically creates next to the control plane. Every other field must be a literal
  * because the event pattern and the IAM policies are derived from it.
  *
  * Given the construct (`scope`), it also refuses literal ARNs (cluster and target group ARNs) of another account or
@@ -84,7 +86,7 @@ export function validateConfig(input: unknown, source = "configuration", scope?:
         placeholders.set(probe, token);
         return { probe, size: placeholder(n, LONGEST_SCOPE) };
       }
-      tokenIssues.push(`  ${path}: must be a literal value, not a CDK token (tokens are accepted in cloudMapServiceId and targetGroupArns only)`);
+      tokenIssues.push(`  ${path}: must be a literal value, not a CDK token (tokens are accepted in cloudMapServiceId, cloudMapDns.hostedZoneId and targetGroupArns only)`);
     }
     return { probe: value, size: value };
   };
@@ -101,6 +103,17 @@ export function validateConfig(input: unknown, source = "configuration", scope?:
         const path = `services[${i}].${key}`;
         if (key === "cloudMapServiceId") {
           ({ probe: out[key], size: outSize[key] } = substitute(value, path, PLACEHOLDER.cloudMapServiceId));
+        } else if (key === "cloudMapDns" && isRecord(value)) {
+          const dns: Record<string, unknown> = {};
+          const dnsSize: Record<string, unknown> = {};
+          for (const [field, fieldValue] of Object.entries(value)) {
+            ({ probe: dns[field], size: dnsSize[field] } =
+              field === "hostedZoneId"
+                ? substitute(fieldValue, `${path}.${field}`, PLACEHOLDER.hostedZoneId)
+                : substitute(fieldValue, `${path}.${field}`));
+          }
+          out[key] = dns;
+          outSize[key] = dnsSize;
         } else if (key === "targetGroupArns" && Array.isArray(value)) {
           const arns = value.map((v, j) => substitute(v, `${path}[${j}]`, PLACEHOLDER.targetGroupArn));
           out[key] = arns.map((a) => a.probe);

@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from "node:net";
 import { InvalidOptionError } from "./errors.js";
 import { assertKnownKeys, assertRecord, integerInRange, nonEmptyString } from "./validate.js";
 
@@ -13,7 +14,10 @@ export const lambdaExtensionDefaultPort = 2773;
  * ```
  */
 export interface LambdaExtensionOptions {
-  /** Host the extension listens on. @default "localhost" */
+  /**
+   * Host the extension listens on: a loopback host only (`localhost`, an address of 127.0.0.0/8, or `::1`), since each
+   * request carries the function's `AWS_SESSION_TOKEN` over plain HTTP. @default "localhost"
+   */
   readonly host?: string;
   /** Port the extension listens on. @default env PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, else 2773 */
   readonly port?: number;
@@ -63,10 +67,30 @@ function settingsFrom(value: Record<string, unknown>, env: Readonly<Record<strin
     }
   }
   return {
-    host: value.host === undefined ? "localhost" : nonEmptyString("lambdaExtension.host", value.host),
+    host: value.host === undefined ? "localhost" : loopbackHost("lambdaExtension.host", value.host),
     port: integerInRange("lambdaExtension.port", port, lambdaExtensionDefaultPort, 1, 65_535),
     timeoutMs: integerInRange("lambdaExtension.timeoutMs", value.timeoutMs, 1_000, 1, 60_000),
   };
+}
+
+/**
+ * A host that is this machine's loopback: `localhost` (any case), an IPv4 address of 127.0.0.0/8, or `::1` (in any
+ * IPv6 spelling). Anything else would send the session token, in clear text, off the machine.
+ */
+function loopbackHost(option: string, value: unknown): string {
+  const host = nonEmptyString(option, value);
+  const loopback =
+    host.toLowerCase() === "localhost" ||
+    (isIPv4(host) && host.split(".")[0] === "127") ||
+    (isIPv6(host) && new URL(`http://[${host}]/`).hostname === "[::1]");
+  if (!loopback) {
+    throw new InvalidOptionError(
+      option,
+      value,
+      "expected a loopback host (localhost, an address of 127.0.0.0/8, or ::1): the reader sends AWS_SESSION_TOKEN to the extension over plain HTTP",
+    );
+  }
+  return host;
 }
 
 /** The outcome of one read through the extension. @internal */

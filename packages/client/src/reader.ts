@@ -27,7 +27,6 @@ import {
   fractionInRange,
   integerInRange,
   nonEmptyString,
-  optionalBoolean,
   optionalFunction,
   ssmParameterName,
 } from "./validate.js";
@@ -126,8 +125,6 @@ export interface EndpointReaderOptions {
    * shards), in ms; a hung request must not hold every caller. @default 5 000
    */
   readonly requestTimeoutMs?: number;
-  /** Ask SSM to decrypt a SecureString document. @default false */
-  readonly withDecryption?: boolean;
   /** Service name put into documents made up from an override or a fallback. @default from parameterName */
   readonly service?: string;
   /** Called with every failed refresh (also emitted as the `error` event). */
@@ -267,7 +264,6 @@ const knownOptions = [
   "lambdaExtension",
   "backoff",
   "requestTimeoutMs",
-  "withDecryption",
   "service",
   "onError",
 ] as const;
@@ -336,7 +332,6 @@ class Reader implements EndpointReader {
   readonly #backoffInitialMs: number;
   readonly #backoffMaxMs: number;
   readonly #requestTimeoutMs: number;
-  readonly #withDecryption: boolean;
   readonly #service: string;
   readonly #fallbacks: readonly EndpointFallback[];
   readonly #env: Readonly<Record<string, string | undefined>>;
@@ -369,6 +364,14 @@ class Reader implements EndpointReader {
 
   public constructor(options: EndpointReaderOptions) {
     assertRecord("options", options as unknown);
+    if ("withDecryption" in options) {
+      // Said apart from the unknown-option message: it was an option once, and a SecureString document never exists.
+      throw new InvalidOptionError(
+        "withDecryption",
+        (options as Record<string, unknown>)["withDecryption"],
+        "removed: endpoint documents are String parameters (discovery-sync never writes a SecureString); drop the option",
+      );
+    }
     assertKnownKeys("", options as unknown as Record<string, unknown>, knownOptions);
     const name = ssmParameterName("parameterName", options.parameterName);
     this.parameterName = name;
@@ -395,7 +398,6 @@ class Reader implements EndpointReader {
       );
     }
     this.#requestTimeoutMs = integerInRange("requestTimeoutMs", options.requestTimeoutMs, 5_000, 1, 600_000);
-    this.#withDecryption = optionalBoolean("withDecryption", options.withDecryption, false);
     if (options.backoff !== undefined) {
       assertRecord("backoff", options.backoff);
       assertKnownKeys("backoff", options.backoff, ["initialMs", "maxMs"]);
@@ -640,7 +642,7 @@ class Reader implements EndpointReader {
     let value: string | undefined;
     try {
       const output = await this.#client().send(
-        new GetParameterCommand({ Name: this.parameterName, WithDecryption: this.#withDecryption }),
+        new GetParameterCommand({ Name: this.parameterName }),
         { abortSignal: AbortSignal.timeout(this.#requestTimeoutMs) },
       );
       value = output.Parameter?.Value;
@@ -718,7 +720,6 @@ class Reader implements EndpointReader {
   async #fetchShards(refs: readonly ShardRef[], into: Map<string, string>): Promise<ShardRef | undefined> {
     try {
       const gone = await readShardValues(this.#client(), this.#shardBaseName, refs, into, {
-        withDecryption: this.#withDecryption,
         abortSignal: () => AbortSignal.timeout(this.#requestTimeoutMs),
       });
       return gone[0];

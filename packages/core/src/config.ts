@@ -11,6 +11,30 @@ const targetGroupArn = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:t
 // SSM: letters, digits, and _ . - /; a hierarchy (leading "/") of at most 15 levels; at most 1011 characters.
 const parameterName = /^\/?[A-Za-z0-9_.\-/]{1,1011}$/;
 
+// DNS names as Route 53 compares them in IAM conditions: labels of letters, digits, '-' and '_' (no other character
+// needs escaping then), no trailing dot.
+const dnsName = /^(?=.{1,253}$)[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
+
+/**
+ * The DNS side of a service's Cloud Map service, for the IAM policy only (the handlers ignore it): on a DNS namespace,
+ * RegisterInstance and DeregisterInstance write the Route 53 records with the caller's credentials, and these say
+ * which hosted zone, which record names and which record types they may write.
+ */
+const cloudMapDnsSchema = z
+  .object({
+    hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ (the namespace's, without /hostedzone/)"),
+    namespaceName: z.string().regex(dnsName, "must be the namespace's DNS name, like workflow.local (labels of letters, digits, '-' or '_', no trailing dot)"),
+    serviceName: z.string().regex(dnsName, "must be the Cloud Map service's name, like workflow-agent (letters, digits, '-', '_' or '.')"),
+    recordTypes: z
+      .array(z.enum(["A", "SRV"], "must be A or SRV: the reconciler registers an IPv4 address and a port, so Cloud Map writes A records, and SRV records when the service has them"))
+      .min(1, "must list the record types of the service's DnsConfig")
+      .refine((types) => types.includes("A"), "must include A: Cloud Map writes an A record per instance for A and for SRV services alike")
+      .refine((types) => new Set(types).size === types.length, "must not list a type twice")
+      .optional(),
+    route53HealthCheck: z.boolean("must be true or false").optional(),
+  })
+  .strict();
+
 const serviceSchema = z
   .object({
     name: z
@@ -22,6 +46,12 @@ const serviceSchema = z
     ecsService: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "must be an ECS service name (1-255 letters, digits, '_' or '-')"),
     port: z.number().int("must be an integer").min(1, "must be from 1 to 65535").max(65_535, "must be from 1 to 65535"),
     cloudMapServiceId: z.string().regex(/^srv-[A-Za-z0-9]{1,64}$/, "must be a Cloud Map service id like srv-0123456789abcdef").optional(),
+    cloudMapDns: z
+      .union([z.literal("none"), cloudMapDnsSchema], {
+        // An object is reported field by field instead (parseConfig takes the object branch's issues).
+        error: 'must be "none" (an HTTP namespace) or { hostedZoneId, namespaceName, serviceName, recordTypes?, route53HealthCheck? }',
+      })
+      .optional(),
     targetGroupArns: z
       .array(z.string().regex(targetGroupArn, "must be an ELBv2 target group ARN"))
       .max(5, "at most 5 target groups per service")
@@ -58,6 +88,18 @@ const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // --- Cloud Map DNS scope only with a Cloud Map service --------------------------------------------------------------
+    config.services.forEach((service, index) => {
+      if (service.cloudMapDns !== undefined && service.cloudMapServiceId === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["services", index, "cloudMapDns"],
+          message: "describes the DNS records of the service's Cloud Map service, but the service has no cloudMapServiceId",
+          input: service.cloudMapDns,
+        });
+      }
+    });
+
     // --- Fields no two services may share -------------------------------------------------------------------------
     const seen = new Map<string, number>();
     config.services.forEach((service, index) => {
@@ -214,6 +256,8 @@ function isPrefix(prefix: readonly string[], path: readonly string[]): boolean {
 
 /** One synced service. */
 export type ServiceConfig = z.infer<typeof serviceSchema>;
+/** The DNS side of a service's Cloud Map service in a DNS namespace (`cloudMapDns` other than `"none"`). */
+export type CloudMapDnsConfig = z.infer<typeof cloudMapDnsSchema>;
 /** The whole configuration of discovery-sync. */
 export type DiscoverySyncConfig = z.infer<typeof configSchema>;
 
@@ -245,7 +289,7 @@ function describeGiven(value: unknown): string {
 export function parseConfig(input: unknown, source = "configuration"): DiscoverySyncConfig {
   const result = configSchema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
-  const issues: ConfigIssue[] = result.error.issues.map((issue) => {
+  const issues: ConfigIssue[] = result.error.issues.flatMap(objectBranchIssues).map((issue) => {
     const given = "input" in issue ? issue.input : undefined;
     const path = formatPath(issue.path) || "$";
     let message = issue.message;
@@ -253,6 +297,19 @@ export function parseConfig(input: unknown, source = "configuration"): Discovery
     return { path, message, given };
   });
   throw configErrorOf(source, issues);
+}
+
+/**
+ * A union of a literal and an object (`cloudMapDns`) given an object: the object's own issues, field by field, rather
+ * than the union's one message, which only says that neither form fits.
+ */
+function objectBranchIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "invalid_union") return [issue];
+  const input = issue.input;
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return [issue];
+  const branch = issue.errors.find((errors) => !errors.some((e) => e.path.length === 0 && (e.code === "invalid_type" || e.code === "invalid_value")));
+  if (branch === undefined) return [issue];
+  return branch.map((e) => ({ ...e, path: [...issue.path, ...e.path] }) as z.core.$ZodIssue);
 }
 
 /**

@@ -3,7 +3,7 @@
  * every AWS::IAM::Policy attached to it) against what it needs ({@link needsOf}), in both directions, with resources.
  */
 import { resolve, resolveString, referencedId, resourcesOfType, type CfnTemplate, type PseudoParameters } from "./cfn.js";
-import type { DeploymentFacts, FunctionFacts, Need } from "./iamModel.js";
+import type { CloudMapDnsFacts, DeploymentFacts, FunctionFacts, Need } from "./iamModel.js";
 
 /** One Allow statement, resolved. */
 export interface AllowStatement {
@@ -121,8 +121,10 @@ export function deployedConfigOf(template: CfnTemplate, functionId: string, pseu
 }
 
 /**
- * The resources of a deployment, from the configuration the functions load and the template (hosted zones are known
- * when the configured Cloud Map services are resources of the template whose namespace is too).
+ * The resources of a deployment, from the configuration the functions load and the template. What Cloud Map writes in
+ * Route 53 comes from the template when the Cloud Map service is one of its resources (its namespace, DNS records and
+ * health check), else from what the configuration declares of it (`cloudMapDns`), or, without that, any hosted zone
+ * and any name (only a deployment that opted out of the scoping synthesises then).
  */
 export function deploymentFactsOf(template: CfnTemplate, config: { services: Record<string, unknown>[] }, pseudo: PseudoParameters): DeploymentFacts {
   const { partition, region, account } = pseudo;
@@ -131,17 +133,13 @@ export function deploymentFactsOf(template: CfnTemplate, config: { services: Rec
   const clusters = unique(services.map((s) => String(s["cluster"])));
   const clusterArns = clusters.map((c) => (c.startsWith("arn:") ? c : arn("ecs", `cluster/${c}`)));
   const serviceIds = unique(services.flatMap((s) => (s["cloudMapServiceId"] === undefined ? [] : [String(s["cloudMapServiceId"])])));
-  let hostedZoneArns: string[] | undefined = [];
-  for (const id of serviceIds) {
-    const resourceId = /^\$\{([^.}]+)\.Id\}$/.exec(id)?.[1];
-    const service = resourceId === undefined ? undefined : template.Resources[resourceId];
-    const namespaceId = referencedId(service?.Properties?.["DnsConfig"]?.["NamespaceId"] ?? service?.Properties?.["NamespaceId"]);
-    const namespace = namespaceId === undefined ? undefined : template.Resources[namespaceId];
-    if (service?.Type !== "AWS::ServiceDiscovery::Service" || namespace === undefined || !/DnsNamespace$/.test(namespace.Type)) {
-      hostedZoneArns = undefined;
-      break;
-    }
-    hostedZoneArns.push(`arn:${partition}:route53:::hostedzone/\${${namespaceId}.HostedZoneId}`);
+  const cloudMapDns: CloudMapDnsFacts[] = [];
+  const seen = new Set<string>();
+  for (const s of services) {
+    if (s["cloudMapServiceId"] === undefined || seen.has(String(s["cloudMapServiceId"]))) continue;
+    seen.add(String(s["cloudMapServiceId"]));
+    const facts = cloudMapDnsFactsOf(template, String(s["cloudMapServiceId"]), s["cloudMapDns"], pseudo);
+    if (facts !== undefined) cloudMapDns.push(facts);
   }
   return {
     partition,
@@ -152,7 +150,47 @@ export function deploymentFactsOf(template: CfnTemplate, config: { services: Rec
     documentParameterArns: unique(services.map((s) => parameterArn(pseudo, String(s["parameterName"])))),
     documentShardArns: unique(services.map((s) => `${parameterArn(pseudo, String(s["parameterName"]))}/shards/*`)),
     documentStateArns: unique(services.map((s) => `${parameterArn(pseudo, String(s["parameterName"]))}/state`)),
-    hostedZoneArns: hostedZoneArns === undefined ? undefined : unique(hostedZoneArns),
+    documentShardPathArns: unique(services.map((s) => `${parameterArn(pseudo, String(s["parameterName"]))}/shards`)),
+    cloudMapDns,
+  };
+}
+
+/**
+ * What Cloud Map writes in Route 53 for one Cloud Map service, or undefined when it writes nothing (HTTP namespace).
+ * A service of the template: its namespace's hosted zone, `<service>.<namespace>` and `*.<service>.<namespace>` in
+ * lower case (AWS-FACTS: normalised names), the types of its DnsRecords (an SRV record also makes an A record per
+ * instance), and whether it has a HealthCheckConfig. Any other: what `cloudMapDns` says, defaults as documented.
+ */
+function cloudMapDnsFactsOf(template: CfnTemplate, serviceId: string, declared: unknown, pseudo: PseudoParameters): CloudMapDnsFacts | undefined {
+  const zoneArn = (id: string) => `arn:${pseudo.partition}:route53:::hostedzone/${id}`;
+  const names = (service: string, namespace: string) => {
+    const name = `${service}.${namespace}`.toLowerCase();
+    return [name, `*.${name}`];
+  };
+  const resourceId = /^\$\{([^.}]+)\.Id\}$/.exec(serviceId)?.[1];
+  const service = resourceId === undefined ? undefined : template.Resources[resourceId];
+  if (service?.Type === "AWS::ServiceDiscovery::Service") {
+    const props = service.Properties ?? {};
+    const namespaceId = referencedId(props["DnsConfig"]?.["NamespaceId"] ?? props["NamespaceId"]);
+    const namespace = namespaceId === undefined ? undefined : template.Resources[namespaceId];
+    if (namespace === undefined) throw new Error(`Cloud Map service ${resourceId}: its namespace is not a resource of the template`);
+    if (namespace.Type === "AWS::ServiceDiscovery::HttpNamespace") return undefined;
+    const types = ((props["DnsConfig"]?.["DnsRecords"] ?? []) as { Type: string }[]).map((r) => r.Type);
+    return {
+      hostedZoneArn: zoneArn(`\${${namespaceId}.HostedZoneId}`),
+      recordNames: names(resolveString(props["Name"], pseudo), resolveString(namespace.Properties?.["Name"], pseudo)),
+      recordTypes: unique(types.includes("SRV") ? [...types, "A"] : types).sort(),
+      route53HealthCheck: props["HealthCheckConfig"] !== undefined,
+    };
+  }
+  if (declared === "none") return undefined;
+  if (declared === undefined) return { hostedZoneArn: "*", recordNames: undefined, recordTypes: ["A", "SRV"], route53HealthCheck: true };
+  const dns = declared as { hostedZoneId: string; namespaceName: string; serviceName: string; recordTypes?: string[]; route53HealthCheck?: boolean };
+  return {
+    hostedZoneArn: zoneArn(dns.hostedZoneId),
+    recordNames: names(dns.serviceName, dns.namespaceName),
+    recordTypes: [...(dns.recordTypes ?? ["A", "SRV"])].sort(),
+    route53HealthCheck: dns.route53HealthCheck === true,
   };
 }
 
@@ -171,19 +209,16 @@ export function deploymentFactsOf(template: CfnTemplate, config: { services: Rec
 export function compare(name: string, needs: readonly Need[], statements: readonly AllowStatement[]): string[] {
   const findings: string[] = [];
   for (const need of needs) {
-    const values = need.condition?.values ?? [undefined];
     for (const resource of need.resources) {
-      for (const value of values) {
-        const allowed = statements.some(
-          (s) =>
-            s.actions.some((a) => globMatch(a.toLowerCase(), need.action.toLowerCase())) &&
-            s.resources.some((r) => globMatch(r, resource)) &&
-            conditionAllows(s, need, value),
-        );
-        if (!allowed) {
-          const scope = value === undefined ? "" : ` with ${need.condition!.key} = ${value}`;
-          findings.push(`missing: ${name} needs ${need.action} on ${resource}${scope} (for ${need.because.join("; ")})`);
-        }
+      const allowed = statements.some(
+        (s) =>
+          s.actions.some((a) => globMatch(a.toLowerCase(), need.action.toLowerCase())) &&
+          s.resources.some((r) => globMatch(r, resource)) &&
+          conditionsAllow(s, need),
+      );
+      if (!allowed) {
+        const scope = (need.conditions ?? []).map((c) => ` with ${c.key} in ${c.values.join(", ")}`).join(" and");
+        findings.push(`missing: ${name} needs ${need.action} on ${resource}${scope} (for ${need.because.join("; ")})`);
       }
     }
   }
@@ -193,22 +228,26 @@ export function compare(name: string, needs: readonly Need[], statements: readon
         findings.push(`wildcard: ${name} is allowed ${action} (${s.source}); name the actions it needs`);
         continue;
       }
-      const need = needs.find((n) => n.action.toLowerCase() === action.toLowerCase());
-      if (need === undefined) {
+      const ofAction = needs.filter((n) => n.action.toLowerCase() === action.toLowerCase());
+      if (ofAction.length === 0) {
         findings.push(`unneeded: ${name} is allowed ${action} on ${s.resources.join(", ")} (${s.source}), which nothing it sends or Lambda does for it needs`);
         continue;
       }
       for (const resource of s.resources) {
-        if (!need.resources.some((n) => globMatch(n, resource))) {
-          findings.push(`too broad: ${name} is allowed ${action} on ${resource} (${s.source}); it needs only ${need.resources.join(", ")}`);
+        const covering = ofAction.filter((n) => n.resources.some((r) => globMatch(r, resource)));
+        if (covering.length === 0) {
+          findings.push(`too broad: ${name} is allowed ${action} on ${resource} (${s.source}); it needs only ${ofAction.flatMap((n) => n.resources).join(", ")}`);
+          continue;
         }
-      }
-      if (need.condition !== undefined) {
-        const given = s.conditions?.[need.condition.operator]?.[need.condition.key];
-        if (given === undefined || !given.every((v) => need.condition!.values.includes(v))) {
-          findings.push(
-            `too broad: ${name} is allowed ${action} (${s.source}) without ${need.condition.operator} ${need.condition.key} limited to ${need.condition.values.join(", ")}`,
-          );
+        // Every condition the need on this resource carries must be in the statement, with no value beyond the needed.
+        const unscoped = covering
+          .flatMap((n) => n.conditions ?? [])
+          .filter((c) => {
+            const given = s.conditions?.[c.operator]?.[c.key];
+            return given === undefined || !given.every((v) => c.values.includes(v));
+          });
+        for (const c of unscoped) {
+          findings.push(`too broad: ${name} is allowed ${action} on ${resource} (${s.source}) without ${c.operator} ${c.key} limited to ${c.values.join(", ")}`);
         }
       }
     }
@@ -216,15 +255,20 @@ export function compare(name: string, needs: readonly Need[], statements: readon
   return findings;
 }
 
-/** Whether a statement's conditions (if any) let the need through for one condition value. */
-function conditionAllows(s: AllowStatement, need: Need, value: string | undefined): boolean {
+/**
+ * Whether a statement's conditions (if any) let the need through: each of its condition keys must be one the need
+ * carries, with the same operator, allowing every value the need's requests may carry. A condition this model does
+ * not know counts as not allowing.
+ */
+function conditionsAllow(s: AllowStatement, need: Need): boolean {
   if (s.conditions === undefined) return true;
-  if (need.condition === undefined || value === undefined) return false; // unknown conditions: count as not allowing
-  const operators = Object.entries(s.conditions);
-  if (operators.length !== 1) return false;
-  const [operator, keys] = operators[0]!;
-  const entries = Object.entries(keys);
-  return operator === need.condition.operator && entries.length === 1 && entries[0]![0] === need.condition.key && entries[0]![1].includes(value);
+  for (const [operator, keys] of Object.entries(s.conditions)) {
+    for (const [key, values] of Object.entries(keys)) {
+      const needed = need.conditions?.find((c) => c.operator === operator && c.key === key);
+      if (needed === undefined || !needed.values.every((v) => values.includes(v))) return false;
+    }
+  }
+  return true;
 }
 
 /** IAM-style match: `*` any run of characters, `?` one character; everything else literal. */

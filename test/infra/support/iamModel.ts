@@ -18,10 +18,13 @@ export const SERVICE_PREFIX: Readonly<Record<string, string>> = {
 };
 
 /**
- * Route 53 and EC2 actions Cloud Map performs with the CALLER's credentials when it registers or deregisters an
- * instance of a service in a DNS namespace (it writes the records and, for services with a Route 53 health check,
- * the health check). AWS-FACTS, "Cloud Map": the managed policy AWSCloudMapRegisterInstanceAccess grants exactly these
- * for this job; a role without them passes every emulator test and fails on AWS.
+ * Route 53 actions Cloud Map performs with the CALLER's credentials when it registers or deregisters an instance of a
+ * service in a DNS namespace (it writes the records and, for services with a Route 53 health check, the health
+ * check). AWS-FACTS, "Cloud Map": the managed policy AWSCloudMapRegisterInstanceAccess grants these for this job; a role
+ * without them passes every emulator test and fails on AWS. Which of them a deployment needs, and where, depends on
+ * its Cloud Map services ({@link DeploymentFacts.cloudMapDns}). The policy's `ec2:DescribeInstances` is not among them:
+ * Cloud Map needs it only for an instance registered with AWS_EC2_INSTANCE_ID (HTTP namespaces), which the reconciler
+ * never sends (the IAM test checks that the code never names that attribute).
  */
 export const CLOUD_MAP_DNS_ACTIONS: readonly string[] = [
   "route53:GetHostedZone",
@@ -31,7 +34,6 @@ export const CLOUD_MAP_DNS_ACTIONS: readonly string[] = [
   "route53:GetHealthCheck",
   "route53:DeleteHealthCheck",
   "route53:UpdateHealthCheck",
-  "ec2:DescribeInstances",
 ];
 
 /**
@@ -56,19 +58,27 @@ export const NO_RESOURCE_LEVEL_PERMISSIONS: Readonly<Record<string, string>> = {
   "ecs:DescribeTaskDefinition": "SAR, Amazon ECS: no resource type",
   "elasticloadbalancing:DescribeTargetHealth": "AWS-FACTS, ELBv2; SAR, ELB v2: no resource type",
   "elasticloadbalancing:DescribeTargetGroups": "SAR, ELB v2: no resource type",
-  "ssm:DescribeParameters": "SAR, Systems Manager: no resource type",
   "route53:CreateHealthCheck": "SAR, Route 53: no resource type (the id does not exist yet)",
   "route53:ListHostedZonesByName": "SAR, Route 53: no resource type",
-  "ec2:DescribeInstances": "SAR, Amazon EC2: no resource type",
+  "servicediscovery:ListOperations": "SAR, AWS Cloud Map: no resource type",
+  "servicediscovery:GetOperation": "SAR, AWS Cloud Map: no resource type",
 };
 
 /**
- * Actions authorised on `*` and narrowed by a condition key instead of a resource: ecs:ListTasks authorises on the
- * container-instance resource, which a Fargate ListTasks has none of, so the cluster is narrowed with `ecs:cluster`
- * (SAR, Amazon ECS, ListTasks: resource container-instance, condition key ecs:cluster).
+ * Actions narrowed by condition keys, every one of which the statement must carry with no values beyond the needed:
+ * - ecs:ListTasks is authorised on `*` (it authorises on the container-instance resource, which a Fargate ListTasks
+ *   has none of), so the cluster is narrowed with `ecs:cluster` (SAR, Amazon ECS, ListTasks: resource
+ *   container-instance, condition key ecs:cluster);
+ * - route53:ChangeResourceRecordSets, on the namespace's hosted zone, to the record types and record names Cloud Map
+ *   writes for the configured services (AWS-FACTS, "Added at turn 2": lower-case names without the trailing dot,
+ *   upper-case types; both keys are multivalued, one value per change of the batch: ForAllValues).
  */
-export const CONDITION_SCOPED: Readonly<Record<string, { readonly operator: string; readonly key: string }>> = {
-  "ecs:ListTasks": { operator: "ArnEquals", key: "ecs:cluster" },
+export const CONDITION_SCOPED: Readonly<Record<string, readonly { readonly operator: string; readonly key: string }[]>> = {
+  "ecs:ListTasks": [{ operator: "ArnEquals", key: "ecs:cluster" }],
+  "route53:ChangeResourceRecordSets": [
+    { operator: "ForAllValues:StringEquals", key: "route53:ChangeResourceRecordSetsRecordTypes" },
+    { operator: "ForAllValues:StringLike", key: "route53:ChangeResourceRecordSetsNormalizedRecordNames" },
+  ],
 };
 
 /**
@@ -91,10 +101,30 @@ export interface DeploymentFacts {
   readonly documentParameterArns: readonly string[];
   /** Every shard of each document: `<parameter ARN>/shards/*` (the sharded form of large documents). */
   readonly documentShardArns: readonly string[];
+  /** The shard path of each document as a resource: `<parameter ARN>/shards` (what GetParametersByPath is authorised on). */
+  readonly documentShardPathArns: readonly string[];
   /** The writer's state beside each document: `<parameter ARN>/state`. */
   readonly documentStateArns: readonly string[];
-  /** ARNs of the hosted zones behind the configured Cloud Map services; undefined when not known at synth time. */
-  readonly hostedZoneArns: readonly string[] | undefined;
+  /**
+   * The Route 53 side of each configured Cloud Map service in a DNS namespace (services in HTTP namespaces write no
+   * records and are not listed).
+   */
+  readonly cloudMapDns: readonly CloudMapDnsFacts[];
+}
+
+/** What Cloud Map writes in Route 53 for one Cloud Map service of a DNS namespace. */
+export interface CloudMapDnsFacts {
+  /**
+   * `arn:<partition>:route53:::hostedzone/<id>` of the namespace's hosted zone; `*` when the deployment does not know
+   * it and said so (the construct's allowUnscopedCloudMapDns).
+   */
+  readonly hostedZoneArn: string;
+  /** Normalised names of the records: `<service>.<namespace>` and `*.<service>.<namespace>`; undefined when unscoped. */
+  readonly recordNames: readonly string[] | undefined;
+  /** Record types Cloud Map writes (A, and SRV for a service with SRV records). */
+  readonly recordTypes: readonly string[];
+  /** Whether the service has a Route 53 health check (HealthCheckConfig): Cloud Map then manages one per instance. */
+  readonly route53HealthCheck: boolean;
 }
 
 /** What the template says about one function: what Lambda does with its role, and what it is bound to. */
@@ -112,13 +142,23 @@ export interface FunctionFacts {
   readonly deadLetterQueueArn: string | undefined;
 }
 
+/** One condition key of a {@link Need}. */
+export interface NeedCondition {
+  readonly operator: string;
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
 /** One permission a function needs. */
 export interface Need {
   readonly action: string;
   /** Resource ARNs (IAM wildcards allowed) the action must be allowed on. */
   readonly resources: readonly string[];
-  /** A condition the statement must carry to be scoped (for actions authorised on `*`). */
-  readonly condition?: { readonly operator: string; readonly key: string; readonly values: readonly string[] };
+  /**
+   * Conditions the statement must carry to be scoped ({@link CONDITION_SCOPED}), each with at most these values; a
+   * request the action makes carries values among them.
+   */
+  readonly conditions?: readonly NeedCondition[];
   /** Why: the commands and modules, or what Lambda does. */
   readonly because: readonly string[];
 }
@@ -149,10 +189,13 @@ export function needsOf(calls: readonly SdkCall[], fn: FunctionFacts, deployment
   for (const call of calls) {
     const [primary, ...additional] = actionsOfCall(call);
     const because = `${call.operation} (${call.module})`;
-    const primaryNeed = needFor(primary!, call, fn, deployment, because);
-    if (primaryNeed.resources.length === 0) continue;
-    needs.push(primaryNeed);
-    for (const action of additional) needs.push(needFor(action, call, fn, deployment, because));
+    const primaryNeeds = [needFor(primary!, call, fn, deployment, because)].flat().filter((n) => n.resources.length > 0);
+    if (primaryNeeds.length === 0) continue;
+    needs.push(...primaryNeeds);
+    // What the call makes the service do with the caller's credentials, where this deployment needs it at all.
+    for (const action of additional) {
+      needs.push(...[needFor(action, call, fn, deployment, because)].flat().filter((n) => n.resources.length > 0));
+    }
   }
   needs.push(
     ...["logs:CreateLogStream", "logs:PutLogEvents"].map((action) => ({
@@ -179,12 +222,13 @@ export function needsOf(calls: readonly SdkCall[], fn: FunctionFacts, deployment
   return merge(needs);
 }
 
-function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: DeploymentFacts, because: string): Need {
+function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: DeploymentFacts, because: string): Need | Need[] {
   const scoped = (resources: readonly string[]): Need => ({ action, resources, because: [because] });
   const conditioned = CONDITION_SCOPED[action];
+  const healthChecks = d.cloudMapDns.some((f) => f.route53HealthCheck);
   switch (action) {
     case "ecs:ListTasks":
-      return { action, resources: ["*"], condition: { ...conditioned!, values: d.clusterArns }, because: [because] };
+      return { action, resources: ["*"], conditions: [{ ...conditioned![0]!, values: d.clusterArns }], because: [because] };
     case "ecs:DescribeTasks":
       return scoped(d.taskArnPatterns);
     case "servicediscovery:RegisterInstance":
@@ -192,15 +236,37 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
     case "servicediscovery:GetService":
     case "servicediscovery:ListInstances":
       return scoped(d.cloudMapServiceArns);
-    case "route53:ChangeResourceRecordSets":
-    case "route53:GetHostedZone":
-      // The hosted zone of a namespace created outside the app is not known at synth time: "*" is then the honest scope.
-      return scoped(d.hostedZoneArns ?? ["*"]);
+    case "route53:ChangeResourceRecordSets": {
+      // Per hosted zone: the record types and names of the zone's services; `*` with the types only where the
+      // deployment opted out of knowing the zone (allowUnscopedCloudMapDns).
+      const [types, names] = conditioned!;
+      const byZone = new Map<string, CloudMapDnsFacts[]>();
+      for (const f of d.cloudMapDns) byZone.set(f.hostedZoneArn, [...(byZone.get(f.hostedZoneArn) ?? []), f]);
+      return [...byZone].map(([zone, facts]) => ({
+        action,
+        resources: [zone],
+        conditions: [
+          { ...types!, values: [...new Set(facts.flatMap((f) => f.recordTypes))].sort() },
+          ...(facts.every((f) => f.recordNames !== undefined) ? [{ ...names!, values: [...new Set(facts.flatMap((f) => f.recordNames!))] }] : []),
+        ],
+        because: [because],
+      }));
+    }
+    case "route53:GetHostedZone": {
+      const zones = [...new Set(d.cloudMapDns.map((f) => f.hostedZoneArn))];
+      return scoped(zones.includes("*") ? ["*"] : zones);
+    }
+    case "route53:ListHostedZonesByName":
+      // No resource-level permissions (SAR, Route 53): "*", for DNS namespaces only.
+      return scoped(d.cloudMapDns.length > 0 ? ["*"] : []);
+    case "route53:CreateHealthCheck":
+      // No resource-level permissions (the health check does not exist yet): "*", for services with a Route 53 health check.
+      return scoped(healthChecks ? ["*"] : []);
     case "route53:GetHealthCheck":
     case "route53:UpdateHealthCheck":
     case "route53:DeleteHealthCheck":
       // Resource type healthcheck (SAR, Route 53); the ids are Cloud Map's own, unknown in advance.
-      return scoped([`arn:${d.partition}:route53:::healthcheck/*`]);
+      return scoped(healthChecks ? [`arn:${d.partition}:route53:::healthcheck/*`] : []);
     case "elasticloadbalancing:RegisterTargets":
     case "elasticloadbalancing:DeregisterTargets":
       return scoped(d.targetGroupArns);
@@ -215,6 +281,13 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
     case "ssm:GetParameters":
     case "ssm:DeleteParameters":
       return scoped(d.documentShardArns);
+    case "ssm:GetParameterHistory":
+      // The tier of a document (SAR, Systems Manager: resource type parameter).
+      return scoped(d.documentParameterArns);
+    case "ssm:GetParametersByPath":
+      // The shards under a document's shard path: authorised on the path in the request, not on what it returns
+      // (Systems Manager user guide, "How Parameter Store authorizes parameter retrieval").
+      return scoped(d.documentShardPathArns);
     case "sqs:SendMessage":
     case "sqs:ChangeMessageVisibility":
       // The work queue named by DISCOVERY_SYNC_QUEUE_URL: the router and sweep send to it; the reconciler shortens
@@ -224,28 +297,43 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
     case "elasticloadbalancing:DescribeTargetGroups":
       // No resource-level permissions (AWS-FACTS; SAR, ELB v2): "*", but only sent for configured target groups.
       return scoped(d.targetGroupArns.length > 0 ? ["*"] : []);
+    case "servicediscovery:ListOperations":
+    case "servicediscovery:GetOperation":
+      // No resource-level permissions (SAR, AWS Cloud Map): "*", but only sent for configured Cloud Map services
+      // (the reconciler reads the service's Register/Deregister operations still in flight).
+      return scoped(d.cloudMapServiceArns.length > 0 ? ["*"] : []);
     default:
       if (action in NO_RESOURCE_LEVEL_PERMISSIONS) return scoped(["*"]);
       throw new Error(`no resource model for ${action} (needed by ${because}): add one to test/infra/support/iamModel.ts`);
   }
 }
 
+/**
+ * One need per action, resources united; needs with conditions are united only with needs on the same resources (the
+ * conditions of one hosted zone are not those of another), their condition values united per key.
+ */
 function merge(needs: Need[]): Need[] {
-  const byAction = new Map<string, Need>();
+  const byKey = new Map<string, Need>();
   for (const need of needs) {
-    const previous = byAction.get(need.action);
+    const key = need.conditions === undefined ? need.action : `${need.action} ${JSON.stringify([...need.resources].sort())}`;
+    const previous = byKey.get(key);
     if (previous === undefined) {
-      byAction.set(need.action, need);
+      byKey.set(key, need);
       continue;
     }
-    byAction.set(need.action, {
+    byKey.set(key, {
       action: need.action,
       resources: [...new Set([...previous.resources, ...need.resources])],
-      ...(previous.condition === undefined
+      ...(previous.conditions === undefined
         ? {}
-        : { condition: { ...previous.condition, values: [...new Set([...previous.condition.values, ...(need.condition?.values ?? [])])] } }),
+        : {
+            conditions: previous.conditions.map((c) => ({
+              ...c,
+              values: [...new Set([...c.values, ...(need.conditions?.find((n) => n.operator === c.operator && n.key === c.key)?.values ?? [])])],
+            })),
+          }),
       because: [...new Set([...previous.because, ...need.because])],
     });
   }
-  return [...byAction.values()].sort((a, b) => a.action.localeCompare(b.action));
+  return [...byKey.values()].sort((a, b) => a.action.localeCompare(b.action) || a.resources.join().localeCompare(b.resources.join()));
 }

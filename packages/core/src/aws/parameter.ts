@@ -1,7 +1,8 @@
 import {
   DeleteParametersCommand,
-  DescribeParametersCommand,
   GetParameterCommand,
+  GetParameterHistoryCommand,
+  GetParametersByPathCommand,
   ParameterAlreadyExists,
   ParameterNotFound,
   PutParameterCommand,
@@ -117,11 +118,47 @@ function newerSchemaVersion(value: string): number | undefined {
   }
 }
 
-async function currentTier(ssm: SSMClient, name: string): Promise<string | undefined> {
-  const output = await ssm.send(
-    new DescribeParametersCommand({ ParameterFilters: [{ Key: "Name", Option: "Equals", Values: [name] }] }),
-  );
-  return output.Parameters?.[0]?.Tier;
+/**
+ * The tier of each parameter this process last wrote, at the version its PutParameter returned, per SSM client (one
+ * client is one account and Region). While the parameter is still at that version (the plan read it there), nobody
+ * has written it since and the tier is known without a request.
+ */
+const tiersWritten = new WeakMap<SSMClient, Map<string, { readonly version: number; readonly tier: "Standard" | "Advanced" }>>();
+
+function tierMemory(ssm: SSMClient): Map<string, { readonly version: number; readonly tier: "Standard" | "Advanced" }> {
+  let memory = tiersWritten.get(ssm);
+  if (memory === undefined) tiersWritten.set(ssm, (memory = new Map()));
+  return memory;
+}
+
+/**
+ * The tier of the parameter at `version` (the version the plan read): what this process wrote at that version if it
+ * did, else the tier of the parameter's newest version from its history. GetParameterHistory is scoped to the
+ * parameter in IAM, unlike DescribeParameters (no resource-level permissions), and GetParameter's answer has no tier.
+ * The history lists at most the 100 versions SSM keeps, in pages of up to 50 that may come short while a NextToken is
+ * still given, so every page is read. Undefined when the parameter is gone.
+ */
+async function currentTier(ssm: SSMClient, name: string, version: number): Promise<string | undefined> {
+  const written = tierMemory(ssm).get(name);
+  if (written !== undefined && written.version === version) return written.tier;
+  let newest: { version: number; tier: string | undefined } | undefined;
+  let nextToken: string | undefined;
+  try {
+    do {
+      const output = await ssm.send(
+        new GetParameterHistoryCommand({ Name: name, MaxResults: 50, ...(nextToken === undefined ? {} : { NextToken: nextToken }) }),
+      );
+      for (const entry of output.Parameters ?? []) {
+        const entryVersion = entry.Version ?? 0;
+        if (newest === undefined || entryVersion >= newest.version) newest = { version: entryVersion, tier: entry.Tier };
+      }
+      nextToken = output.NextToken;
+    } while (nextToken !== undefined);
+  } catch (error) {
+    if (error instanceof ParameterNotFound) return undefined;
+    throw error;
+  }
+  return newest?.tier;
 }
 
 /** What {@link publishDocument} did. */
@@ -224,21 +261,33 @@ export async function publishDocument(
     }
   }
   let tier: "Standard" | "Advanced" = bytes > 4_096 ? "Advanced" : "Standard";
-  if (tier === "Standard" && plan.overwrite && (await currentTier(ssm, name)) === "Advanced") tier = "Advanced";
-  const version = await putValue(ssm, name, value, {
-    tier,
-    overwrite: plan.overwrite,
-    description: `discovery-sync endpoint document of ${service} (schema version ${plan.form === "single" ? 1 : 2})`,
-  });
-  if (version === "exists") return { version: 0, tier, parametersWritten: shardsWritten, conflict: true };
+  if (tier === "Standard" && plan.overwrite && (await currentTier(ssm, name, plan.baseVersion)) === "Advanced") tier = "Advanced";
+  const memory = tierMemory(ssm);
+  let version: number | "exists";
+  try {
+    version = await putValue(ssm, name, value, {
+      tier,
+      overwrite: plan.overwrite,
+      description: `discovery-sync endpoint document of ${service} (schema version ${plan.form === "single" ? 1 : 2})`,
+    });
+  } catch (error) {
+    // Whatever the parameter is now, the next publish asks SSM instead of trusting this process's last write.
+    memory.delete(name);
+    throw error;
+  }
+  if (version === "exists") {
+    memory.delete(name);
+    return { version: 0, tier, parametersWritten: shardsWritten, conflict: true };
+  }
+  memory.set(name, { version, tier });
   return { version, tier, parametersWritten: shardsWritten + 1, conflict: version !== plan.baseVersion + 1 };
 }
 
 /**
  * After `plan` was published at `publishedVersion`: deletes the shards the new document no longer names, and looks
  * for orphans (a reconcile that stopped between its shard writes and its manifest can leave shards no manifest names;
- * a later publish at the same indexes overwrites them, so they are looked for, with DescribeParameters paged by the
- * shard count, only when shards go away or the layout starts afresh, not on every change). Returns the number deleted.
+ * a later publish at the same indexes overwrites them, so they are looked for, with GetParametersByPath on the shard
+ * path, only when shards go away or the layout starts afresh, not on every change). Returns the number deleted.
  *
  * @example
  * ```ts
@@ -260,16 +309,21 @@ export function removeShardsAfterPublish(
   });
 }
 
-/** Indexes of every shard parameter that exists under the document's shard path (DescribeParameters, paged). */
+/**
+ * Indexes of every shard parameter that exists under the document's shard path: GetParametersByPath on
+ * `shardPath(name)`, one level, which IAM authorises on the path itself (`<parameter ARN>/shards`), not on `*`.
+ * Pages hold at most 10 parameters and may be short, or empty, while a NextToken is still given: always follow it.
+ */
 export async function listShardIndexes(ssm: SSMClient, name: string): Promise<number[]> {
   const path = shardPath(name);
   const indexes: number[] = [];
   let nextToken: string | undefined;
   do {
     const output = await ssm.send(
-      new DescribeParametersCommand({
-        ParameterFilters: [{ Key: "Path", Option: "OneLevel", Values: [path] }],
-        MaxResults: 50,
+      new GetParametersByPathCommand({
+        Path: path,
+        Recursive: false,
+        MaxResults: 10,
         ...(nextToken === undefined ? {} : { NextToken: nextToken }),
       }),
     );
@@ -277,7 +331,6 @@ export async function listShardIndexes(ssm: SSMClient, name: string): Promise<nu
       const match = parameter.Name?.startsWith(`${path}/`) ? /^(0|[1-9]\d*)$/.exec(parameter.Name.slice(path.length + 1)) : null;
       if (match !== null) indexes.push(Number(match[1]));
     }
-    // Pages may be short or empty while a token is still given: always follow it.
     nextToken = output.NextToken;
   } while (nextToken !== undefined);
   return indexes.sort((a, b) => a - b);
