@@ -59,7 +59,7 @@ export class InvalidOptionError extends DiscoveryClientError {
  * - `not-found`: the SSM parameter does not exist (yet).
  * - `invalid-document`: the value is not a valid endpoint document (not JSON, wrong schema, bad address or port).
  * - `throttled`: SSM answered ThrottlingException; the account's shared Get* budget is exhausted.
- * - `access-denied`: the caller may not read the parameter (or decrypt it).
+ * - `access-denied`: the caller may not read the parameter (or its shards).
  * - `request-failed`: any other failure reaching SSM or the Lambda extension (network, timeout, 5xx).
  * - `fallback-failed`: an opt-in fallback (Cloud Map, DNS) failed or found no endpoints.
  */

@@ -6,7 +6,6 @@ export const getParametersMaxNames = 10;
 
 /** Options of {@link readShardValues}. */
 export interface ReadShardValuesOptions {
-  readonly withDecryption?: boolean;
   /** Called per request for its abort signal (a time limit per call). */
   readonly abortSignal?: () => AbortSignal;
 }
@@ -56,7 +55,6 @@ export async function readShardValues(
       const output = await ssm.send(
         new GetParametersCommand({
           Names: selectors,
-          ...(options.withDecryption === undefined ? {} : { WithDecryption: options.withDecryption }),
         }),
         options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal() },
       );
