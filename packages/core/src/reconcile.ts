@@ -158,6 +158,16 @@ function assertFreshRead(
       { service: service.name, taskArn: stale.taskArn, readVersion: stale.readVersion, rememberedVersion: stale.rememberedVersion },
     );
   }
+  // ListTasks already lists it among the tasks told to stop, DescribeTasks still answers an earlier, running state
+  // (both are eventually consistent, each on its own): publishing that answer would bring a stopped task back.
+  const behind = tasks.find((t) => t.listedAsStopping === true && t.desiredStatus === "RUNNING");
+  if (behind !== undefined) {
+    throw new StaleReadError(
+      `ListTasks lists task ${behind.taskArn} as told to stop, DescribeTasks still answers it running` +
+        `${behind.version === undefined ? "" : ` (version ${behind.version})`}: ECS has not caught up yet, retrying`,
+      { service: service.name, taskArn: behind.taskArn, readVersion: behind.version },
+    );
+  }
   const byArn = new Map(tasks.map((t) => [t.taskArn, t]));
   for (const trigger of triggers) {
     if (trigger.taskArn === undefined || trigger.taskVersion === undefined) continue;

@@ -22,6 +22,11 @@ export interface ObservedTask {
   readonly hasEni: boolean;
   /** ECS's per-task version: higher means a later state. */
   readonly version: number | undefined;
+  /**
+   * True when ListTasks listed the task among those told to stop (desiredStatus STOPPED) and not among the running
+   * ones: a DescribeTasks answer that still says desiredStatus RUNNING is then older than the listing.
+   */
+  readonly listedAsStopping?: boolean;
 }
 
 /** The id at the end of a task ARN (`arn:aws:ecs:r:a:task/cluster/ID` or the old `task/ID`). */

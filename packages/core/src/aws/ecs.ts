@@ -49,7 +49,12 @@ export async function readServiceTasks(ecs: ECSClient, service: ServiceConfig): 
   // ListTasks' serviceName filter is not trusted (the emulator ignores it; a task may also be listed after a
   // service was replaced by one of the same name): keep only tasks whose group names the service.
   const group = `service:${service.ecsService}`;
-  return tasks.map(observeTask).filter((task) => task.group === group);
+  const runningArns = new Set(running);
+  const stoppingArns = new Set(stopping.filter((arn) => !runningArns.has(arn)));
+  return tasks
+    .map(observeTask)
+    .filter((task) => task.group === group)
+    .map((task) => (stoppingArns.has(task.taskArn) ? { ...task, listedAsStopping: true } : task));
 }
 
 /**
