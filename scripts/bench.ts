@@ -236,6 +236,7 @@ async function main(emulator: RunningEmulator): Promise<void> {
     `${document.endpoints.length} endpoints; each implementation has its own SSMClient (maxAttempts 1) and cache`);
 
   await largeServices(emulator);
+  await (await import("./bench-convergence.js")).convergenceSection(emulator, say);
 }
 
 async function largeServices(emulator: RunningEmulator): Promise<void> {
