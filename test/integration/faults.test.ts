@@ -19,7 +19,8 @@
  *
  * `DISCOVERY_SYNC_FAULT_SCHEDULES` sets the schedules per property (default 15: about 30 s of schedules on two cores,
  * plus up to 45 s of shrinking per failing property), and
- * `DISCOVERY_SYNC_FAULT_SEED` (plus `DISCOVERY_SYNC_FAULT_PATH` from a failure report) replays a run. The three
+ * `DISCOVERY_SYNC_FAULT_SEED` (default 20261128; `random` for a new one each run; plus `DISCOVERY_SYNC_FAULT_PATH`
+ * from a failure report) replays a run. The three
  * properties share one seed, so they judge the same schedules, each run once.
  * `DISCOVERY_SYNC_FAULT_SHRINK_MS` bounds the time spent shrinking a failure (default 45 000);
  * `DISCOVERY_SYNC_FAULT_VERBOSE=1` prints every schedule's timeline.
@@ -42,7 +43,9 @@ import {
 } from "../support/faults.js";
 
 const numRuns = Number(process.env.DISCOVERY_SYNC_FAULT_SCHEDULES ?? 15);
-const seed = Number(process.env.DISCOVERY_SYNC_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// A fixed seed by default, so that CI runs the same schedules every time; `random` explores new ones.
+const seedSetting = process.env.DISCOVERY_SYNC_FAULT_SEED ?? "20261128";
+const seed = seedSetting === "random" ? Math.floor(Math.random() * 2 ** 31) : Number(seedSetting);
 const path = process.env.DISCOVERY_SYNC_FAULT_PATH;
 const shrinkBudgetMs = Number(process.env.DISCOVERY_SYNC_FAULT_SHRINK_MS ?? 45_000);
 const verbose = process.env.DISCOVERY_SYNC_FAULT_VERBOSE === "1";
@@ -365,5 +368,5 @@ describe(`the pipeline under injected faults (${numRuns} schedules, seed ${seed}
 
   property("no document the emulator accepted goes back in (epoch, revision)", (o) => o.revisions);
 
-  property("no document write or registration names a task already stopped when the call was made", (o) => o.stopped.map(describeListing));
+  property("no published endpoint or registration names a task already stopped when the call was made", (o) => o.stopped.map(describeListing));
 });

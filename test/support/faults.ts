@@ -582,13 +582,16 @@ function listingsOf(pipeline: FaultPipeline): { exchange: ProxyExchange; call: s
 }
 
 /**
- * Stopped tasks stay out: no document write (endpoints or draining), RegisterInstance or RegisterTargets call names a
- * task whose StopTask had returned before the call reached the proxy.
+ * Stopped tasks stay out: no document write of endpoints, RegisterInstance or RegisterTargets call names a task whose
+ * StopTask had returned before the call reached the proxy. The document's `draining` list is left out: it tells
+ * clients to send a task no new work, so naming an already stopped task there sends it nothing, and a lagging read of
+ * a draining task that has since stopped cannot be told from a fresh one (ListTasks lists both as told to stop).
  */
 export function stoppedListings(pipeline: FaultPipeline): StaleListing[] {
   const byId = new Map(pipeline.tasks.map((t) => [t.taskId, t]));
   const out: StaleListing[] = [];
   for (const listing of listingsOf(pipeline)) {
+    if (listing.as === "draining") continue;
     for (const taskId of listing.taskIds) {
       const stoppedAt = byId.get(taskId)?.stoppedAt;
       if (stoppedAt !== undefined && stoppedAt < listing.exchange.receivedAt) {
