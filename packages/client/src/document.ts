@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import { DiscoveryClientError } from "./errors.js";
+import { describeValue as describe, DiscoveryClientError } from "./errors.js";
+import { isRecord } from "./validate.js";
 
 /**
  * The endpoint document: what discovery-sync publishes to SSM Parameter Store for one service
@@ -7,7 +8,7 @@ import { DiscoveryClientError } from "./errors.js";
  * Its JSON Schema is `schemas/endpoint-document.v1.json` in this package.
  *
  * This module is the one definition shared by the writer (the reconcile pipeline) and the reader.
- * It has no dependencies beyond Node's standard library (and this package's error base class) so that the
+ * It has no dependencies beyond Node's standard library (and this package's errors and validation helpers) so that the
  * client package stays light.
  */
 
@@ -88,16 +89,6 @@ export class EndpointDocumentError extends DiscoveryClientError {
 }
 
 const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
-
-function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function parseEndpoint(value: unknown, path: string): Endpoint {
   if (!isRecord(value)) throw new EndpointDocumentError(path, `expected an object (given ${describe(value)})`);

@@ -7,6 +7,8 @@ import {
   type Endpoint,
   type EndpointDocument,
 } from "./document.js";
+import { describeValue as describe } from "./errors.js";
+import { isRecord } from "./validate.js";
 
 /**
  * The sharded form of the endpoint document (schema version 2), for services whose list does not fit one SSM
@@ -69,16 +71,6 @@ export interface ShardContent {
 export type StoredDocument =
   | { readonly form: "single"; readonly document: EndpointDocument }
   | { readonly form: "sharded"; readonly manifest: ShardManifest };
-
-function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function parseJson(input: unknown): unknown {
   if (typeof input !== "string") return input;

@@ -7,9 +7,14 @@
  */
 import { InvalidOptionError } from "./errors.js";
 
+/** A plain object (not null, not an array). @internal */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** @internal */
 export function assertRecord(option: string, value: unknown): asserts value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new InvalidOptionError(option, value, "expected an object");
   }
 }
