@@ -324,7 +324,10 @@ function currentShardIndexes(parameter: Exclude<ParameterState, { kind: "newer" 
   return [];
 }
 
-const tierFor = (bytes: number): "Standard" | "Advanced" => (bytes > standardTierMaxBytes ? "Advanced" : "Standard");
+/** The smallest SSM tier that holds a value of `bytes` (the parameter's own; an Advanced one is never downgraded). */
+export function minimumTierFor(bytes: number): "Standard" | "Advanced" {
+  return bytes > standardTierMaxBytes ? "Advanced" : "Standard";
+}
 
 /**
  * The manifest of a sharded document, given the SSM version of every shard. Pure, so the writer builds it from the
@@ -387,7 +390,7 @@ function planDocument(service: ServiceConfig, desired: DesiredState, parameter: 
   const text = serializeEndpointDocument(document);
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes <= advancedTierMaxBytes) {
-    return { ...common, form: "single", text, bytes, minimumTier: tierFor(bytes), obsoleteShards: previousShards };
+    return { ...common, form: "single", text, bytes, minimumTier: minimumTierFor(bytes), obsoleteShards: previousShards };
   }
 
   const tooLarge = (totalBytes: number, reason: string) => ({
@@ -428,7 +431,7 @@ function planDocument(service: ServiceConfig, desired: DesiredState, parameter: 
     keptVersions,
     repacked: layout.repacked,
     bytes: totalBytes,
-    minimumTier: tierFor(manifestBytes),
+    minimumTier: minimumTierFor(manifestBytes),
     obsoleteShards: [...new Set([...previousShards, ...layout.removed])].filter((index) => !kept.has(index)).sort((a, b) => a - b),
   };
 }

@@ -21,7 +21,7 @@ import {
 } from "@discovery-sync/client/shards";
 import { getParametersMaxNames, readShardValues, shardCacheKey } from "@discovery-sync/client/ssm-shards";
 import { DocumentTooLargeError } from "../errors.js";
-import { buildShardManifest, type ParameterState, type ShardedPublishPlan, type SinglePublishPlan } from "../plan.js";
+import { buildShardManifest, minimumTierFor, type ParameterState, type ShardedPublishPlan, type SinglePublishPlan } from "../plan.js";
 
 /**
  * Shard values read before, per document parameter, keyed by `index:version`. A pinned version never changes, so a
@@ -246,13 +246,14 @@ export async function publishDocument(
         overwrite: true,
         description: `discovery-sync endpoint document of ${service}, shard ${shard.index} (schema version 2)`,
       });
-      return [shard.index, version as number] as const;
+      return { shard, version: version as number };
     });
     shardsWritten = written.length;
     // What we wrote is what the next reconcile would read: keep it, so that it reads none of it again.
     const cache = shardValues?.forParameter(name);
-    for (const [index, version] of written) cache?.set(shardCacheKey(index, version), plan.shards.find((s) => s.index === index)!.text);
-    const manifest = buildShardManifest(plan.document, plan.shards, new Map([...plan.keptVersions, ...written]));
+    for (const { shard, version } of written) cache?.set(shardCacheKey(shard.index, version), shard.text);
+    const versions = new Map([...plan.keptVersions, ...written.map(({ shard, version }) => [shard.index, version] as const)]);
+    const manifest = buildShardManifest(plan.document, plan.shards, versions);
     value = serializeShardManifest(manifest);
     bytes = Buffer.byteLength(value, "utf8");
     if (bytes > advancedTierMaxBytes) {
@@ -260,7 +261,8 @@ export async function publishDocument(
         `its manifest of ${plan.shards.length} shards is ${bytes} bytes, over SSM's Advanced tier limit of ${advancedTierMaxBytes}`);
     }
   }
-  let tier: "Standard" | "Advanced" = bytes > 4_096 ? "Advanced" : "Standard";
+  // The manifest's size is known only now, from the versions the shard writes returned.
+  let tier = minimumTierFor(bytes);
   if (tier === "Standard" && plan.overwrite && (await currentTier(ssm, name, plan.baseVersion)) === "Advanced") tier = "Advanced";
   const memory = tierMemory(ssm);
   let version: number | "exists";
