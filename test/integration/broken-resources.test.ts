@@ -3,43 +3,18 @@
  * each case is set up on the emulator as a real account would contain it, and asserted from what the emulator holds.
  */
 import { describe, expect, it } from "vitest";
-import type { SQSRecord } from "aws-lambda";
 import { CreateTargetGroupCommand, DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { DeleteServiceCommand } from "@aws-sdk/client-servicediscovery";
 import { GetParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { createReconcileHandler, parseConfig, readParameter, type ServiceConfig } from "@discovery-sync/core";
 import { runServiceTasks, taskIdOf, taskIp } from "@discovery-sync/emulator";
-import { testRegion } from "../support/aws.js";
-import { CapturingLogger, createPipeline, type Pipeline } from "../support/pipeline.js";
-
-/** A reconcile message of `service`, as Lambda's SQS event source hands it over. */
-function reconcileRecord(pipeline: Pipeline, service: string): SQSRecord {
-  return {
-    messageId: "m-1",
-    receiptHandle: "handle-1",
-    body: JSON.stringify({ schemaVersion: 1, service, trigger: { kind: "manual", at: new Date().toISOString() } }),
-    attributes: {
-      ApproximateReceiveCount: "1",
-      SentTimestamp: "0",
-      SenderId: "test",
-      ApproximateFirstReceiveTimestamp: "0",
-      MessageGroupId: service,
-      MessageDeduplicationId: "m-1",
-      SequenceNumber: "1",
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: pipeline.world.reconcileQueueArn!,
-    awsRegion: testRegion,
-  };
-}
+import { CapturingLogger, createPipeline, reconcileRecord, type Pipeline } from "../support/pipeline.js";
 
 /** Runs the real reconcile handler with `service` configured as given; returns its batch response and records. */
 async function reconcileWith(pipeline: Pipeline, service: ServiceConfig) {
   const logger = new CapturingLogger();
   const handler = createReconcileHandler({ config: parseConfig({ services: [service] }), clients: pipeline.clients, logger });
-  const response = await handler({ Records: [reconcileRecord(pipeline, service.name)] });
+  const response = await handler({ Records: [reconcileRecord(pipeline, "m-1", service.name)] });
   return { response, logger, record: logger.records.at(-1)! };
 }
 

@@ -4,10 +4,9 @@ import { DeregisterTargetsCommand, RegisterTargetsCommand } from "@aws-sdk/clien
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { Task } from "@aws-sdk/client-ecs";
-import type { SQSRecord } from "aws-lambda";
 import { runForeignTask, runServiceTasks, stopServiceTask, taskIdOf, taskIp, taskStateChangeEvent } from "@discovery-sync/emulator";
 import { compareEndpoints } from "@discovery-sync/client/document";
-import { createPipeline, type Pipeline } from "../support/pipeline.js";
+import { createPipeline, reconcileRecord, type Pipeline } from "../support/pipeline.js";
 import { testRegion } from "../support/aws.js";
 
 const ipOf = (task: Task) => taskIp(task)!;
@@ -327,7 +326,7 @@ describe("reconcile pipeline on the emulator", () => {
         config.services[1]!.targetGroupArns = [goneTargetGroup(config)];
       },
     });
-    const record = (id: string, service: string, body?: string) => manualRecord(pipeline, id, service, body);
+    const record = (id: string, service: string, body?: string) => reconcileRecord(pipeline, id, service, body);
     const response = await pipeline.reconcile({
       Records: [
         record("1", "workflow-agent"),
@@ -364,7 +363,7 @@ describe("reconcile pipeline on the emulator", () => {
       service: "workflow-agent",
       trigger: { kind: "event", eventId: "e-3", taskArn: task!.taskArn, taskVersion: 3, at: new Date().toISOString() },
     });
-    const response = await pipeline.reconcile({ Records: [manualRecord(pipeline, "1", "workflow-agent", body)] });
+    const response = await pipeline.reconcile({ Records: [reconcileRecord(pipeline, "1", "workflow-agent", body)] });
     expect(response.batchItemFailures).toEqual([]);
     expect(waits).toEqual([250, 500]);
     expectConvergedOn(await pipeline.observe(), [task!]);
@@ -384,37 +383,16 @@ describe("reconcile pipeline on the emulator", () => {
       service: "workflow-agent",
       trigger: { kind: "event", eventId: event.id, taskArn: task!.taskArn, taskVersion: 3, at: event.time },
     });
-    const stale = await pipeline.reconcile({ Records: [manualRecord(pipeline, "1", "workflow-agent", body)] });
+    const stale = await pipeline.reconcile({ Records: [reconcileRecord(pipeline, "1", "workflow-agent", body)] });
     expect(stale.batchItemFailures).toEqual([{ itemIdentifier: "1" }]);
     expect(pipeline.logger.records.at(-1)?.error).toMatchObject({ name: "StaleReadError" });
     expect((await pipeline.observe()).document).toBeUndefined();
 
     pipeline.overlay.set(task!.taskArn!, { version: 3 });
-    const fresh = await pipeline.reconcile({ Records: [manualRecord(pipeline, "2", "workflow-agent", body)] });
+    const fresh = await pipeline.reconcile({ Records: [reconcileRecord(pipeline, "2", "workflow-agent", body)] });
     expect(fresh.batchItemFailures).toEqual([]);
     expectConvergedOn(await pipeline.observe(), [task!]);
   });
 });
 
 /** An SQS FIFO record as Lambda delivers it; the body defaults to a manual reconcile request of the service. */
-function manualRecord(pipeline: Pipeline, id: string, service: string, body?: string): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `handle-${id}`,
-    body: body ?? JSON.stringify({ schemaVersion: 1, service, trigger: { kind: "manual", at: new Date().toISOString() } }),
-    attributes: {
-      ApproximateReceiveCount: "1",
-      SentTimestamp: "0",
-      SenderId: "test",
-      ApproximateFirstReceiveTimestamp: "0",
-      MessageGroupId: service,
-      MessageDeduplicationId: id,
-      SequenceNumber: id,
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: pipeline.world.reconcileQueueArn!,
-    awsRegion: testRegion,
-  };
-}

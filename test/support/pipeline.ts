@@ -27,6 +27,7 @@ import {
   type World,
   type WorldClients,
 } from "@discovery-sync/emulator";
+import type { SQSRecord } from "aws-lambda";
 import { isolatedAccount, testRegion, type IsolatedAccount } from "./aws.js";
 
 /** A logger that keeps every entry, so tests can read the reconcile records. */
@@ -203,5 +204,31 @@ async function observe(clients: AwsClients, world: World): Promise<ObservedState
     shardCount: parameter.kind === "valid" ? (parameter.sharded?.manifest.shards.length ?? 0) : undefined,
     parameterVersion: parameter.kind === "missing" ? undefined : parameter.version,
     parameterTier,
+  };
+}
+
+/**
+ * A reconcile queue message as Lambda's SQS event source hands it to the handler: a manual trigger of `service`, or
+ * the given body.
+ */
+export function reconcileRecord(pipeline: Pick<Pipeline, "world">, id: string, service: string, body?: string): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `handle-${id}`,
+    body: body ?? JSON.stringify({ schemaVersion: 1, service, trigger: { kind: "manual", at: new Date().toISOString() } }),
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: "0",
+      SenderId: "test",
+      ApproximateFirstReceiveTimestamp: "0",
+      MessageGroupId: service,
+      MessageDeduplicationId: id,
+      SequenceNumber: id,
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: pipeline.world.reconcileQueueArn!,
+    awsRegion: testRegion,
   };
 }
