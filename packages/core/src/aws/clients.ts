@@ -4,6 +4,7 @@ import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Pluggable } from "@smithy/types";
+import { invocationDeadlinePlugin } from "./deadline.js";
 
 /** The AWS SDK clients the reconcile pipeline talks through. */
 export interface AwsClients {
@@ -65,7 +66,8 @@ export function createAwsClients(options: CreateAwsClientsOptions = {}): AwsClie
     ssm: new SSMClient(config),
     sqs: new SQSClient(config),
   };
-  for (const plugin of options.plugins ?? []) {
+  // The deadline plugin is inert outside `withInvocationDeadline`; handlers bound each invocation's calls with it.
+  for (const plugin of [invocationDeadlinePlugin, ...(options.plugins ?? [])]) {
     for (const client of Object.values(clients)) client.middlewareStack.use(plugin);
   }
   return clients;

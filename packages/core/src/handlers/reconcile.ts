@@ -6,6 +6,7 @@ import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { AwsClients } from "../aws/clients.js";
+import { invocationDeadlineMs, withInvocationDeadline } from "../aws/deadline.js";
 import type { DiscoverySyncConfig } from "../config.js";
 import { parseReconcileMessage, type ReconcileTrigger } from "../messages.js";
 import { reconcileService, type ReconcileDependencies, type ReconcileLogger, type ReconcileResult } from "../reconcile.js";
@@ -113,12 +114,17 @@ export function createReconcileHandler(
       triggersByService.set(parsed.value.service, [...(triggersByService.get(parsed.value.service) ?? []), parsed.value.trigger]);
     }
     const results = new Map<string, Promise<ReconcileResult>>();
+    // SDK retries under heavy throttling can outlast the function timeout; a timed-out invocation fails its whole
+    // batch until the queue's visibility timeout. Bounding every call leaves time to answer and delay retries instead.
+    const remainingMs = typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : undefined;
+    const bounded = <T>(work: () => Promise<T>): Promise<T> =>
+      remainingMs === undefined ? work() : withInvocationDeadline(invocationDeadlineMs(Date.now(), remainingMs), work);
     for (const [name, triggers] of triggersByService) {
       const service = services.get(name);
       if (service === undefined) continue;
       results.set(
         name,
-        reconcileService(service, triggers, {
+        bounded(() => reconcileService(service, triggers, {
           clients: deps.clients,
           logger: deps.logger,
           ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
@@ -126,7 +132,7 @@ export function createReconcileHandler(
           ...(deps.staleReadRetryDelaysMs === undefined ? {} : { staleReadRetryDelaysMs: deps.staleReadRetryDelaysMs }),
           ...(deps.sleep === undefined ? {} : { sleep: deps.sleep }),
           ...(typeof context?.getRemainingTimeInMillis === "function" ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
-        }),
+        })),
       );
     }
     const handleRecord = async (record: SQSRecord): Promise<void> => {
