@@ -7,17 +7,103 @@
  * tasks, and grpc-js' DNS resolver re-resolves only when connections fail (it keeps calling dead tasks until then).
  * This resolver pushes every new list to the channel as soon as the reader sees it, and asks for `round_robin`.
  *
+ * It also makes channels resilient, with defaults a caller can override: a retry policy for `UNAVAILABLE` and
+ * `CANCELLED` (sent in
+ * the service config with every list), keepalive settings safe against servers' ping limits
+ * (`registration.channelOptions`), and a bounded wait for the first ready connection (`registration.waitForReady`).
+ *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
 import { createEndpointReader, type EndpointReader, type EndpointReaderOptions } from "./reader.js";
 import type { Endpoint } from "./document.js";
-import { InvalidOptionError } from "./errors.js";
-import { assertKnownKeys, assertRecord, integerInRange, nonEmptyString, ssmParameterName } from "./validate.js";
+import { DiscoveryClientError, InvalidOptionError } from "./errors.js";
+import {
+  assertKnownKeys,
+  assertRecord,
+  integerInRange,
+  nonEmptyString,
+  optionalBoolean,
+  ssmParameterName,
+} from "./validate.js";
 
 type ResolverListener = grpc.experimental.ResolverListener;
 type GrpcUri = grpc.experimental.GrpcUri;
 type ServiceConfig = grpc.ServiceConfig;
+
+/**
+ * Retry policy of every call on a resolver's channels, sent to grpc-js in the service config (gRPC's `retryPolicy`
+ * and `retryThrottling`). grpc-js retries a call only while no response headers have arrived from the server, so
+ * a retry never repeats a call whose answer had started, and never retries a call the caller cancelled or whose
+ * deadline passed. A unary call that a server took but never answered (the server died) is retried, though: make
+ * such methods idempotent, or give `retryableStatusCodes` without them, or `retryPolicy: false`.
+ *
+ * @example
+ * ```ts
+ * const retryPolicy: RetryPolicyOptions = { maxAttempts: 2, retryableStatusCodes: ["UNAVAILABLE", "RESOURCE_EXHAUSTED"] };
+ * ```
+ */
+export interface RetryPolicyOptions {
+  /**
+   * Attempts per call, the first included, 2 to 5 (grpc-js caps it at 5). Three: when a task dies, the calls in
+   * flight on it are retried on another task, with one more attempt left if that one is dying too (a rolling
+   * deploy replaces several at once). @default 3
+   */
+  readonly maxAttempts?: number;
+  /** Upper bound of the first retry's delay (each delay is random between 0 and its bound), 1 to 60 000 ms. @default 100 */
+  readonly initialBackoffMs?: number;
+  /** Largest bound of a retry's delay, from `initialBackoffMs` to 600 000 ms. @default 1 000 */
+  readonly maxBackoffMs?: number;
+  /** Factor by which the bound grows per retry, 1 to 10. @default 2 */
+  readonly backoffMultiplier?: number;
+  /**
+   * gRPC status names to retry (`"UNAVAILABLE"`, ...; not `"OK"`). `CANCELLED` is in the default because a server
+   * that shuts down (grpc-js `forceShutdown`, a task stopped before its calls finished) resets the streams in
+   * flight, which grpc-js reports as `CANCELLED: Call cancelled`, not `UNAVAILABLE`; the caller's own cancellations
+   * are never retried. @default ["UNAVAILABLE", "CANCELLED"]
+   */
+  readonly retryableStatusCodes?: readonly string[];
+  /**
+   * gRPC retry throttling per channel: each failed call takes a token, each success gives back `tokenRatio`, and
+   * retries stop while fewer than half of `maxTokens` are left, so a whole-service outage is not multiplied by
+   * `maxAttempts`. `maxTokens` 1 to 1 000, `tokenRatio` 0.001 to 1. `false`: never throttle.
+   * @default { maxTokens: 100, tokenRatio: 0.1 }: retries stop after about 50 more failures than 10 x successes
+   */
+  readonly throttling?: { readonly maxTokens: number; readonly tokenRatio: number } | false;
+}
+
+/**
+ * Keepalive of a resolver's channels (`registration.channelOptions`). Servers limit pings: gRPC C-core (Python, C++,
+ * Ruby...) and Go servers accept at most one ping per 5 minutes while they send no data, and one per 2 hours on a
+ * connection without calls, and close the connection (GOAWAY `too_many_pings`, failing the calls on it) after two
+ * or three pings too early. grpc-js servers do not enforce it. Choose a shorter `timeMs` only for servers
+ * configured to permit it (Go `keepalive.EnforcementPolicy.MinTime`, C-core
+ * `grpc.http2.min_recv_ping_interval_without_data_ms`).
+ *
+ * @example
+ * ```ts
+ * // Servers of your own that permit a ping every 30 s (EnforcementPolicy{MinTime: 30 * time.Second}):
+ * const keepalive: KeepaliveOptions = { timeMs: 30_000, timeoutMs: 10_000 };
+ * ```
+ */
+export interface KeepaliveOptions {
+  /**
+   * Time between pings on a connection with calls in flight (`grpc.keepalive_time_ms`), 10 000 to 86 400 000 ms.
+   * 330 s: above the 5-minute minimum that default servers enforce (with a margin for timer and network jitter),
+   * and below the NLB's 350-second TCP idle timeout, so a quiet long-lived stream through an NLB stays open.
+   * Unanswered, a ping fails the connection's calls after `timeoutMs` instead of leaving them hanging.
+   * @default 330 000
+   */
+  readonly timeMs?: number;
+  /** How long to wait for a ping's answer before closing the connection (`grpc.keepalive_timeout_ms`), 1 000 to 600 000 ms. @default 20 000 */
+  readonly timeoutMs?: number;
+  /**
+   * Ping connections without calls too (`grpc.keepalive_permit_without_calls`). Off: default servers allow such
+   * pings only every 2 hours, and the resolver already drops connections to tasks that left the document.
+   * @default false
+   */
+  readonly permitWithoutCalls?: boolean;
+}
 
 /**
  * Options of {@link registerEndpointResolver}.
@@ -50,6 +136,18 @@ export interface EndpointResolverOptions {
    * it ends. New revisions are pushed at once regardless. 0 to 86 400 000 (1 day). @default 1000
    */
   readonly minResolutionIntervalMs?: number;
+  /**
+   * Retry policy of every call, sent in the service config; `false` sends none (grpc-js then only retries calls that
+   * never reached a server). @default {@link RetryPolicyOptions}' defaults: 3 attempts on UNAVAILABLE and CANCELLED, throttled
+   */
+  readonly retryPolicy?: RetryPolicyOptions | false;
+  /** Keepalive of `registration.channelOptions`; `false` leaves grpc-js' defaults (no pings). @default {@link KeepaliveOptions}' defaults */
+  readonly keepalive?: KeepaliveOptions | false;
+  /**
+   * Default time limit of `registration.waitForReady()`, 1 to 600 000 ms (the reference design waits 5 s for a
+   * ready connection). @default 5 000
+   */
+  readonly readyTimeoutMs?: number;
 }
 
 /**
@@ -68,6 +166,168 @@ export interface EndpointResolverRegistration {
   target(service: string): string;
   /** The reader behind a parameter while any channel uses it (for status and metrics). */
   readerFor(parameterName: string): EndpointReader | undefined;
+  /**
+   * Channel options to create clients with: the keepalive settings (`grpc.keepalive_time_ms`, ...). A new object
+   * each time, so callers may add their own options to it.
+   */
+  readonly channelOptions: grpc.ChannelOptions;
+  /**
+   * Waits until the client's channel has a ready connection (connecting it if idle): the first endpoints were
+   * read and one of them answered. Rejects with {@link ChannelNotReadyError} after `timeoutMs` (default the
+   * registration's `readyTimeoutMs`), naming the target, the channel's state and, when the endpoint list could not
+   * be read, the reader's last error. Calls need not wait for it: they wait for the first list themselves, and fail
+   * fast with `UNAVAILABLE` when it cannot be read. Use it at start-up, to fail (or report unready) early.
+   */
+  waitForReady(client: grpc.Client, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * A channel had no ready connection within the time given to {@link EndpointResolverRegistration.waitForReady}.
+ * `cause` is the reader's last error when the endpoint list could not be read, else grpc-js' error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await registration.waitForReady(client);
+ * } catch (error) {
+ *   if (error instanceof ChannelNotReadyError) console.error(error.target, error.state, error.timeoutMs);
+ *   throw error;
+ * }
+ * ```
+ */
+export class ChannelNotReadyError extends DiscoveryClientError {
+  public override readonly name = "ChannelNotReadyError";
+  /** The channel's target, for example `discovery:///workflow-agent`. */
+  public readonly target: string;
+  /** The channel's connectivity state when the wait ended: `IDLE`, `CONNECTING`, `TRANSIENT_FAILURE` or `SHUTDOWN`. */
+  public readonly state: string;
+  /** How long was waited, in ms. */
+  public readonly timeoutMs: number;
+  public constructor(target: string, state: string, timeoutMs: number, detail: string, options?: { cause?: unknown }) {
+    super(`channel ${target} was not ready within ${timeoutMs} ms (state ${state})${detail}`, options);
+    this.target = target;
+    this.state = state;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+const defaultRetryPolicy = {
+  maxAttempts: 3,
+  initialBackoffMs: 100,
+  maxBackoffMs: 1_000,
+  backoffMultiplier: 2,
+  retryableStatusCodes: ["UNAVAILABLE", "CANCELLED"],
+  throttling: { maxTokens: 100, tokenRatio: 0.1 },
+} as const;
+
+/**
+ * The service config a resolver sends with every list: the load-balancing policy, and the retry policy for every
+ * method (a method config whose name is `{}` applies to all). Pure; exported for tests and for channels built
+ * without the resolver (`grpc.service_config`).
+ *
+ * @throws {InvalidOptionError} naming the retry option and the value given.
+ * @example
+ * ```ts
+ * const channelOptions = { "grpc.service_config": JSON.stringify(discoveryServiceConfig("round_robin", {})) };
+ * ```
+ */
+export function discoveryServiceConfig(
+  loadBalancingPolicy: "round_robin" | "pick_first",
+  retryPolicy: RetryPolicyOptions | false | undefined,
+): ServiceConfig {
+  const loadBalancingConfig = [{ [loadBalancingPolicy]: {} }];
+  if (retryPolicy === false) return { loadBalancingConfig, methodConfig: [] };
+  const options = retryPolicy ?? {};
+  assertRecord("retryPolicy", options as unknown);
+  assertKnownKeys("retryPolicy", options as Record<string, unknown>, Object.keys(defaultRetryPolicy));
+  const maxAttempts = integerInRange("retryPolicy.maxAttempts", options.maxAttempts, defaultRetryPolicy.maxAttempts, 2, 5);
+  const initialBackoffMs = integerInRange(
+    "retryPolicy.initialBackoffMs",
+    options.initialBackoffMs,
+    defaultRetryPolicy.initialBackoffMs,
+    1,
+    60_000,
+  );
+  const maxBackoffMs = integerInRange(
+    "retryPolicy.maxBackoffMs",
+    options.maxBackoffMs,
+    Math.max(defaultRetryPolicy.maxBackoffMs, initialBackoffMs),
+    initialBackoffMs,
+    600_000,
+  );
+  const multiplier = options.backoffMultiplier ?? defaultRetryPolicy.backoffMultiplier;
+  if (typeof multiplier !== "number" || !(multiplier >= 1 && multiplier <= 10)) {
+    throw new InvalidOptionError("retryPolicy.backoffMultiplier", multiplier, "expected a number from 1 to 10");
+  }
+  const codes = options.retryableStatusCodes ?? defaultRetryPolicy.retryableStatusCodes;
+  const statusNames = Object.keys(grpc.status).filter((key) => Number.isNaN(Number(key)) && key !== "OK");
+  if (!Array.isArray(codes) || codes.length === 0 || codes.some((code) => !statusNames.includes(code as string))) {
+    throw new InvalidOptionError(
+      "retryPolicy.retryableStatusCodes",
+      codes,
+      `expected a non-empty array of gRPC status names (${statusNames.join(", ")})`,
+    );
+  }
+  const config: ServiceConfig = {
+    loadBalancingConfig,
+    methodConfig: [
+      {
+        name: [{}],
+        retryPolicy: {
+          maxAttempts,
+          initialBackoff: seconds(initialBackoffMs),
+          maxBackoff: seconds(maxBackoffMs),
+          backoffMultiplier: multiplier,
+          retryableStatusCodes: [...new Set(codes)],
+        },
+      },
+    ],
+  };
+  const throttling = options.throttling === undefined ? defaultRetryPolicy.throttling : options.throttling;
+  if (throttling === false) return config;
+  assertRecord("retryPolicy.throttling", throttling as unknown);
+  assertKnownKeys("retryPolicy.throttling", throttling as Record<string, unknown>, ["maxTokens", "tokenRatio"]);
+  const { maxTokens, tokenRatio } = throttling;
+  if (typeof maxTokens !== "number" || !(maxTokens >= 1 && maxTokens <= 1_000)) {
+    throw new InvalidOptionError("retryPolicy.throttling.maxTokens", maxTokens, "expected a number from 1 to 1000");
+  }
+  if (typeof tokenRatio !== "number" || !(tokenRatio >= 0.001 && tokenRatio <= 1)) {
+    throw new InvalidOptionError("retryPolicy.throttling.tokenRatio", tokenRatio, "expected a number from 0.001 to 1");
+  }
+  return { ...config, retryThrottling: { maxTokens, tokenRatio } };
+}
+
+/** Duration in the service config's protobuf JSON form: `0.1s`. */
+function seconds(ms: number): string {
+  return `${ms / 1_000}s`;
+}
+
+/**
+ * Keepalive channel options (`grpc.keepalive_time_ms`, `grpc.keepalive_timeout_ms`,
+ * `grpc.keepalive_permit_without_calls`) from {@link KeepaliveOptions}; `false` gives none. Pure.
+ *
+ * @throws {InvalidOptionError} naming the keepalive option and the value given.
+ * @example
+ * ```ts
+ * const client = new WorkflowAgentClient("discovery:///workflow-agent", credentials, discoveryChannelOptions({}));
+ * ```
+ */
+export function discoveryChannelOptions(keepalive: KeepaliveOptions | false | undefined): grpc.ChannelOptions {
+  if (keepalive === false) return {};
+  const options = keepalive ?? {};
+  assertRecord("keepalive", options as unknown);
+  assertKnownKeys("keepalive", options as Record<string, unknown>, ["timeMs", "timeoutMs", "permitWithoutCalls"]);
+  return {
+    "grpc.keepalive_time_ms": integerInRange("keepalive.timeMs", options.timeMs, 330_000, 10_000, 86_400_000),
+    "grpc.keepalive_timeout_ms": integerInRange("keepalive.timeoutMs", options.timeoutMs, 20_000, 1_000, 600_000),
+    "grpc.keepalive_permit_without_calls": optionalBoolean(
+      "keepalive.permitWithoutCalls",
+      options.permitWithoutCalls,
+      false,
+    )
+      ? 1
+      : 0,
+  };
 }
 
 /**
@@ -95,6 +355,9 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     "createReader",
     "loadBalancingPolicy",
     "minResolutionIntervalMs",
+    "retryPolicy",
+    "keepalive",
+    "readyTimeoutMs",
   ]);
   const scheme = options.scheme === undefined ? "discovery" : nonEmptyString("scheme", options.scheme);
   if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) throw new InvalidOptionError("scheme", scheme, "expected a URI scheme");
@@ -140,7 +403,9 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     }
   }
 
-  const serviceConfig: ServiceConfig = { loadBalancingConfig: [{ [policy]: {} }], methodConfig: [] };
+  const serviceConfig = discoveryServiceConfig(policy, options.retryPolicy);
+  const channelOptions = discoveryChannelOptions(options.keepalive);
+  const readyTimeoutMs = integerInRange("readyTimeoutMs", options.readyTimeoutMs, 5_000, 1, 600_000);
   const shared = new Map<string, { reader: EndpointReader; users: number }>();
 
   /** `discovery:///svc` -> the template's parameter; `discovery:////a/b` -> `/a/b`. Throws for anything else. */
@@ -286,10 +551,55 @@ export function registerEndpointResolver(options: EndpointResolverOptions = {}):
     }
   }
 
+  /** The parameter behind a channel target string of this scheme, if it is one. */
+  const parameterOfTarget = (target: string): string | undefined => {
+    const prefix = `${scheme}://`;
+    if (!target.startsWith(prefix)) return undefined;
+    const rest = target.slice(prefix.length);
+    const slash = rest.indexOf("/");
+    if (slash < 0) return undefined;
+    try {
+      return parameterFor({ scheme, authority: rest.slice(0, slash), path: rest.slice(slash + 1) });
+    } catch {
+      return undefined;
+    }
+  };
+
+  // async, so that a bad argument rejects like every other failure of the wait instead of throwing synchronously.
+  const waitForReady = async (client: grpc.Client, timeoutMs: number = readyTimeoutMs): Promise<void> => {
+    const wait = integerInRange("timeoutMs", timeoutMs, readyTimeoutMs, 1, 600_000);
+    if (!(client instanceof grpc.Client)) throw new InvalidOptionError("client", client, "expected a @grpc/grpc-js Client");
+    await new Promise<void>((resolve, reject) => {
+      client.waitForReady(Date.now() + wait, (error) => {
+        if (error === undefined || error === null) {
+          resolve();
+          return;
+        }
+        const channel = client.getChannel();
+        const target = channel.getTarget();
+        const state = grpc.connectivityState[channel.getConnectivityState(false)];
+        const parameterName = parameterOfTarget(target);
+        const status = parameterName === undefined ? undefined : shared.get(parameterName)?.reader.status();
+        const readerError = status?.lastError;
+        let detail = "";
+        if (readerError !== undefined) detail = `; reading the endpoints failed: ${readerError.message}`;
+        else if (status?.source !== undefined && status.endpointCount === 0) detail = `; ${parameterName} lists no ready endpoints`;
+        else if (status?.source !== undefined) {
+          detail = `; none of the ${status.endpointCount} endpoints of ${parameterName} accepted a connection`;
+        } else if (status !== undefined) detail = `; the first read of ${parameterName} has not finished`;
+        reject(new ChannelNotReadyError(target, String(state), wait, detail, { cause: readerError ?? error }));
+      });
+    });
+  };
+
   grpc.experimental.registerResolver(scheme, EndpointResolver);
   return {
     scheme,
     target: (service: string) => `${scheme}:///${nonEmptyString("service", service)}`,
     readerFor: (parameterName: string) => shared.get(parameterName)?.reader,
+    get channelOptions() {
+      return { ...channelOptions };
+    },
+    waitForReady,
   };
 }

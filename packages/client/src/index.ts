@@ -27,7 +27,7 @@ export {
   type RefreshEvent,
 } from "./reader.js";
 export { lambdaExtensionDefaultPort, type LambdaExtensionOptions } from "./lambda-extension.js";
-export { parseEndpointOverride } from "./override.js";
+export { parseEndpointOverride, type EnvOverride } from "./override.js";
 export { dnsFallback, type DnsFallbackOptions, type DnsResolver } from "./dns.js";
 export {
   detectEcsZone,

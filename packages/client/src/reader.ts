@@ -8,7 +8,7 @@ import {
   type FailureReason,
 } from "./errors.js";
 import { readThroughExtension, resolveLambdaExtension, type LambdaExtensionOptions } from "./lambda-extension.js";
-import { parseEndpointOverride } from "./override.js";
+import { readEnvOverride, type EnvOverride } from "./override.js";
 import {
   assembleShardedDocument,
   compareDocumentOrder,
@@ -97,12 +97,21 @@ export interface EndpointReaderOptions {
    */
   readonly maxStaleMs?: number;
   /**
-   * Name of an environment variable that, when set, replaces SSM entirely with a fixed list
-   * `host:port[,host:port...]` (local development, tests). Its value is validated when the reader is created.
-   * `false` or unset: no override.
+   * Environment variables that, when set, replace SSM entirely with fixed endpoints (local development, tests); the
+   * reader then never calls SSM and `status().source` is `"env"`. Two forms, both opt-in by name:
+   *
+   * - `"WORKFLOW_SERVICE_ENDPOINTS"`: one variable holding a list `host:port[,host:port...]`
+   *   (`localhost:50051`, `10.0.0.5:50051,[::1]:50052`);
+   * - `{ host: "WORKFLOW_SERVICE_HOST", port: "WORKFLOW_SERVICE_PORT" }`: the reference design's pair, one endpoint;
+   *   active when the host variable is set, which then requires the port variable (1-65535). A port set without a
+   *   host is refused.
+   *
+   * Host names are allowed. Values are validated when the reader is created: a bad one throws
+   * {@link InvalidOptionError} naming the variable (`env WORKFLOW_SERVICE_PORT (envOverride.port)`), the value
+   * given and what is accepted. Variables unset or empty, `false` or unset option: the reader reads SSM.
    * @default no override
    */
-  readonly envOverride?: string | false;
+  readonly envOverride?: EnvOverride | false;
   /** Environment to read `envOverride`, Lambda detection and the extension port from. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Tried in order when SSM has no usable document. @default none */
@@ -419,19 +428,11 @@ class Reader implements EndpointReader {
     if (onError !== undefined) this.#listeners.error.add(onError);
     this.#extension = resolveLambdaExtension(options.lambdaExtension, this.#env);
 
-    const variable = options.envOverride;
-    if (variable !== undefined && variable !== false) {
-      const varName = nonEmptyString("envOverride", variable);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(varName)) {
-        throw new InvalidOptionError("envOverride", variable, "expected an environment variable name");
-      }
-      const value = this.#env[varName];
-      if (value !== undefined && value.trim() !== "") {
-        const endpoints = parseEndpointOverride(value, `env ${varName} (envOverride)`);
-        this.#override = this.#synthesise(endpoints);
-        this.#served = { document: this.#override, source: "env" };
-        this.#lastGoodAt = Date.now();
-      }
+    const overridden = readEnvOverride(options.envOverride, this.#env);
+    if (overridden !== undefined) {
+      this.#override = this.#synthesise(overridden);
+      this.#served = { document: this.#override, source: "env" };
+      this.#lastGoodAt = Date.now();
     }
   }
 
