@@ -9,11 +9,14 @@ const manifest = JSON.parse(readFileSync(`${packageDir}package.json`, "utf8")) a
   peerDependencies: Record<string, string>;
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
   exports: Record<string, string | Record<string, string>>;
+  license: string;
+  repository: { type: string; url: string; directory: string };
+  homepage: string;
   files: string[];
   sideEffects: boolean;
   scripts: Record<string, string>;
 };
-const optionalPeers = ["@grpc/grpc-js", "@aws-sdk/client-servicediscovery", "prom-client"];
+const optionalPeers = ["@grpc/grpc-js", "@aws-sdk/client-servicediscovery", "@aws-sdk/client-ecs", "prom-client"];
 
 /** Every bare (package) import reachable from an entry of the package's sources, as esbuild's metafile sees it. */
 async function packagesImportedBy(entry: string): Promise<Set<string>> {
@@ -45,12 +48,55 @@ describe("@discovery-sync/client package", () => {
   it.each([
     ["grpc", "@grpc/grpc-js"],
     ["cloudmap", "@aws-sdk/client-servicediscovery"],
+    ["ecs", "@aws-sdk/client-ecs"],
     ["prometheus", "prom-client"],
   ])("keeps %s's peer dependency behind its own subpath", async (entry, peer) => {
     const imported = await packagesImportedBy(entry);
     expect(imported.has(peer)).toBe(true);
     const others = optionalPeers.filter((p) => p !== peer);
     for (const other of others) expect(imported.has(other)).toBe(false);
+  });
+
+  it("keeps the readiness rule free of any package import (the core and the ECS fallback share it)", async () => {
+    expect([...(await packagesImportedBy("readiness"))]).toEqual([]);
+  });
+
+  it("takes dependencies and peers by range, so an app's own SDK version is shared instead of duplicated", () => {
+    // ~ for grpc-js: the resolver uses its experimental API (registerResolver, the resolver listener), which changed
+    // shape between minor versions.
+    for (const [name, range] of Object.entries({ ...manifest.dependencies, ...manifest.peerDependencies })) {
+      expect(range, name).toMatch(name === "@grpc/grpc-js" ? /^~\d+\.\d+\.\d+$/ : /^\^\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it("ships its license, its sources for the source maps, and says where it comes from", () => {
+    // Assess
+    expect(manifest.license).toBe("Apache-2.0");
+    expect(readFileSync(`${packageDir}LICENSE`, "utf8")).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    expect(manifest.files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "src", "dist"]));
+    const buildConfig = JSON.parse(readFileSync(`${packageDir}tsconfig.build.json`, "utf8")) as { compilerOptions: Record<string, unknown> };
+    // The maps point at ../src/*.ts: shipped, so a debugger and "go to definition" land on real code.
+    expect(buildConfig.compilerOptions).toMatchObject({ sourceMap: true, declarationMap: true, rootDir: "src", outDir: "dist" });
+    expect(manifest.repository).toEqual({
+      type: "git",
+      url: "git+https://github.com/discovery-sync/discovery-sync.git",
+      directory: "packages/client",
+    });
+    expect(manifest.homepage).toMatch(/^https:\/\/github\.com\/discovery-sync\/discovery-sync\//);
+  });
+
+  it("has a README that stands alone on npm: no relative link out of the package", () => {
+    const readme = readFileSync(`${packageDir}README.md`, "utf8");
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!);
+    expect(targets.length).toBeGreaterThan(0);
+    for (const target of targets) {
+      if (/^https:\/\//.test(target) || target.startsWith("#")) continue;
+      // A relative link must name a file the tarball has.
+      expect(target, target).not.toMatch(/^\.\.\//);
+      const file = target.replace(/^\.\//, "").replace(/#.*$/, "");
+      expect(manifest.files.some((entry) => file === entry || file.startsWith(`${entry}/`)), target).toBe(true);
+      expect(existsSync(`${packageDir}${file}`), target).toBe(true);
+    }
   });
 
   it("declares one runtime dependency and the integrations as optional peers", () => {
@@ -87,6 +133,7 @@ describe("@discovery-sync/client package", () => {
       expect.arrayContaining([
         "@discovery-sync/client",
         "@discovery-sync/client/cloudmap",
+        "@discovery-sync/client/ecs",
         "@discovery-sync/client/grpc",
         "@discovery-sync/client/prometheus",
       ]),

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { classifyTask, observeTask, type ObservedTask, type TaskDefinitionFacts } from "@discovery-sync/core";
-import type { Task } from "@aws-sdk/client-ecs";
+import * as core from "@discovery-sync/core";
+import {
+  classifyTask,
+  needsTaskDefinition,
+  observeTask,
+  taskDefinitionFactsOf,
+  type ObservedTask,
+  type TaskDefinitionFacts,
+} from "@discovery-sync/client/readiness";
+import type { Task, TaskDefinition } from "@aws-sdk/client-ecs";
 
 const taskArn = "arn:aws:ecs:us-east-1:123456789012:task/workflow/c13b4cb40f1f4fe4a2971f76ae5a47ad";
 const withEni: Task = {
@@ -63,5 +71,42 @@ describe("classifyTask", () => {
   it("gives the address of ready and draining tasks, and the reason otherwise", () => {
     expect(classifyTask(observe({}), withHealthCheck)).toEqual({ kind: "ready", address: "10.0.1.5" });
     expect(classifyTask(observe({ healthStatus: "UNHEALTHY" }), withHealthCheck)).toEqual({ kind: "not-ready", reason: "healthStatus UNHEALTHY" });
+  });
+});
+
+describe("needsTaskDefinition", () => {
+  it.each<[string, Partial<Task>, boolean]>([
+    ["running with UNKNOWN health", { healthStatus: "UNKNOWN" }, true],
+    ["running without a health status", { healthStatus: undefined }, true],
+    ["running and HEALTHY", {}, false],
+    ["running and UNHEALTHY", { healthStatus: "UNHEALTHY" }, false],
+    ["pending with UNKNOWN health", { lastStatus: "PENDING", healthStatus: "UNKNOWN" }, false],
+    ["no task definition ARN", { healthStatus: "UNKNOWN", taskDefinitionArn: undefined }, false],
+  ])("%s", (_, patch, expected) => {
+    expect(needsTaskDefinition(observe(patch))).toBe(expected);
+  });
+});
+
+describe("taskDefinitionFactsOf", () => {
+  it("sees a container health check only when it has a command", () => {
+    // Prepare
+    const withCheck: TaskDefinition = {
+      networkMode: "awsvpc",
+      containerDefinitions: [{ name: "sidecar" }, { name: "app", healthCheck: { command: ["CMD", "grpc_health_probe"] } }],
+    };
+    const emptyCheck: TaskDefinition = { networkMode: "bridge", containerDefinitions: [{ name: "app", healthCheck: { command: [] } }] };
+
+    // Assess
+    expect(taskDefinitionFactsOf(withCheck)).toEqual({ networkMode: "awsvpc", hasContainerHealthCheck: true });
+    expect(taskDefinitionFactsOf(emptyCheck)).toEqual({ networkMode: "bridge", hasContainerHealthCheck: false });
+    expect(taskDefinitionFactsOf({})).toEqual({ networkMode: undefined, hasContainerHealthCheck: false });
+  });
+});
+
+describe("one readiness rule for the reconciler and the client", () => {
+  it("is the client's code, re-exported by the core under the same names", () => {
+    expect(core.classifyTask).toBe(classifyTask);
+    expect(core.observeTask).toBe(observeTask);
+    expect(core.needsTaskDefinition).toBe(needsTaskDefinition);
   });
 });

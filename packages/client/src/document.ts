@@ -15,10 +15,34 @@ import { isRecord } from "./validate.js";
 /** The schema version this code writes and understands. */
 export const endpointDocumentSchemaVersion = 1;
 
-/** SSM's Standard tier holds values up to this many bytes. */
+/**
+ * SSM's Standard tier holds values up to this many bytes. The one statement of the limit: the writer, the tombstones
+ * and the CDK construct's configuration checks import it from `@discovery-sync/client/document`.
+ */
 export const standardTierMaxBytes = 4_096;
 /** SSM's Advanced tier holds values up to this many bytes; larger documents cannot be published. */
 export const advancedTierMaxBytes = 8_192;
+
+// The package's helpers for untrusted values, shared with the writer side (the core and the CDK construct) so that
+// each rule is written once.
+/**
+ * A short, bounded rendering of a value for an error message's "given ...".
+ *
+ * @example
+ * ```ts
+ * throw new Error(`expected a port (given ${describeValue(input)})`);
+ * ```
+ */
+export { describeValue } from "./errors.js";
+/**
+ * True for a plain object (not null, not an array).
+ *
+ * @example
+ * ```ts
+ * if (isRecord(value) && Array.isArray(value.services)) { ... }
+ * ```
+ */
+export { isRecord } from "./validate.js";
 
 /** One reachable task: an address and port, with the zone and task id when known. */
 export interface Endpoint {

@@ -130,8 +130,14 @@ export class EndpointsUnavailableError extends DiscoveryClientError {
   public readonly failingSince: Date;
   /** When the list held was last confirmed good, or `undefined` when no good list was ever loaded. */
   public readonly lastGoodAt: Date | undefined;
-  /** The most recent failure (also in `cause`). */
-  public readonly lastError: EndpointRefreshError;
+  /**
+   * The most recent failure: the error's `cause`. A getter, not an own property, because Node prints an uncaught
+   * error's own enumerable properties and then its `cause`: a property would print the failure (and the AWS SDK error
+   * under it, with its `$metadata`) a second time.
+   */
+  public get lastError(): EndpointRefreshError {
+    return this.cause as EndpointRefreshError;
+  }
   public constructor(
     parameterName: string,
     lastError: EndpointRefreshError,
@@ -152,7 +158,6 @@ export class EndpointsUnavailableError extends DiscoveryClientError {
     this.reason = lastError.reason;
     this.failingSince = failingSince;
     this.lastGoodAt = lastGoodAt;
-    this.lastError = lastError;
   }
 }
 
@@ -173,6 +178,24 @@ export class ReaderClosedError extends DiscoveryClientError {
     super(`the endpoint reader of ${JSON.stringify(parameterName)} is closed`);
     this.parameterName = parameterName;
   }
+}
+
+/**
+ * An underlying error in one line, named by its class when it has one of its own: the AWS SDK's exceptions carry the
+ * AWS error code as `name` (`ParameterNotFound`, `NamespaceNotFound`, `ClusterNotFoundException`), which their
+ * messages often leave out.
+ *
+ * @example
+ * ```ts
+ * describeError(Object.assign(new Error("Namespace not found"), { name: "NamespaceNotFound" })); // "NamespaceNotFound: Namespace not found"
+ * ```
+ * @internal
+ */
+export function describeError(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof name !== "string" || name === "" || name === "Error") return message;
+  return message.startsWith(`${name}:`) || message === name ? message : `${name}: ${message}`;
 }
 
 /**

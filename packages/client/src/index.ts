@@ -1,7 +1,8 @@
 /**
  * `@discovery-sync/client`: reads a service's endpoint document from SSM Parameter Store.
- * This entry only re-exports, and pulls in no optional peer dependency: gRPC, Cloud Map and Prometheus
- * integrations live in the subpaths `@discovery-sync/client/grpc`, `/cloudmap` and `/prometheus`.
+ * This entry only re-exports, and pulls in no optional peer dependency: the gRPC, Cloud Map, ECS and Prometheus
+ * integrations live in the subpaths `@discovery-sync/client/grpc`, `/cloudmap`, `/ecs` and `/prometheus`, and the
+ * readiness rule shared with the reconciler in `/readiness`.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { InvalidOptionError } from "./errors.js";
-import { assertKnownKeys, assertRecord, integerInRange, nonEmptyString } from "./validate.js";
+import { assertKnownKeys, integerInRange, isRecord, nonEmptyString } from "./validate.js";
 
 /** Default port of the AWS Parameters and Secrets Lambda extension. */
 export const lambdaExtensionDefaultPort = 2773;
@@ -49,7 +49,9 @@ export function resolveLambdaExtension(
     return inLambda ? settingsFrom({}, env) : undefined;
   }
   if (value === true) return settingsFrom({}, env);
-  assertRecord("lambdaExtension", value);
+  if (!isRecord(value)) {
+    throw new InvalidOptionError("lambdaExtension", value, 'expected "auto", true, false or { host, port, timeoutMs }');
+  }
   assertKnownKeys("lambdaExtension", value, ["host", "port", "timeoutMs"]);
   return settingsFrom(value, env);
 }

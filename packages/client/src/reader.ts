@@ -1,6 +1,7 @@
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { type Endpoint, type EndpointDocument, EndpointDocumentError } from "./document.js";
 import {
+  describeError,
   EndpointRefreshError,
   EndpointsUnavailableError,
   InvalidOptionError,
@@ -33,8 +34,8 @@ import {
 
 /**
  * A secondary source of endpoints, tried in order when SSM has no usable document (the parameter is missing, its
- * value is invalid, or SSM cannot be reached). Build one with `dnsFallback()` or `cloudMapFallback()` (from
- * `@discovery-sync/client/cloudmap`), or implement it yourself.
+ * value is invalid, or SSM cannot be reached). Build one with `dnsFallback()`, `cloudMapFallback()` (from
+ * `@discovery-sync/client/cloudmap`) or `ecsFallback()` (from `@discovery-sync/client/ecs`), or implement it yourself.
  *
  * @example
  * ```ts
@@ -573,7 +574,7 @@ class Reader implements EndpointReader {
           this.parameterName,
           fallback.name,
           "fallback-failed",
-          error instanceof Error ? error.message : String(error),
+          describeError(error),
           { cause: error },
         );
         this.#emitError(lastError);
@@ -791,7 +792,6 @@ class Reader implements EndpointReader {
       return new EndpointRefreshError(this.parameterName, source, "invalid-document", error.message, { cause: error });
     }
     const name = (error as { name?: unknown } | null)?.name;
-    const message = error instanceof Error ? error.message : String(error);
     const reason: FailureReason =
       name === "ParameterNotFound" || name === "ParameterVersionNotFound"
         ? "not-found"
@@ -800,8 +800,7 @@ class Reader implements EndpointReader {
           : name === "AccessDeniedException" || name === "UnrecognizedClientException"
             ? "access-denied"
             : "request-failed";
-    const detail = typeof name === "string" && name !== "Error" ? `${name}: ${message}` : message;
-    return new EndpointRefreshError(this.parameterName, source, reason, detail, { cause: error });
+    return new EndpointRefreshError(this.parameterName, source, reason, describeError(error), { cause: error });
   }
 
   #emitError(error: EndpointRefreshError): void {
