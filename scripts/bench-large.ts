@@ -320,7 +320,7 @@ export async function documentLayerRow(emulator: RunningEmulator, count: number)
   ssm.middlewareStack.use(writes.plugin);
   ssm.middlewareStack.use(meter.plugin);
   const parameterName = "/discovery/huge/endpoints";
-  const service: ServiceConfig = { name: "huge", cluster: "workflow", ecsService: "huge", port: 50051, parameterName };
+  const service: ServiceConfig = { name: "huge", cluster: "workflow", clusterName: "workflow", ecsService: "huge", port: 50051, parameterName };
   const zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
   const task = (i: number): PublishedTask => {
     const taskId = i.toString(16).padStart(32, "0");

@@ -10,10 +10,14 @@ import { createReconcileHandler, parseConfig, readParameter, type ServiceConfig 
 import { runServiceTasks, taskIdOf, taskIp } from "@discovery-sync/emulator";
 import { CapturingLogger, createPipeline, reconcileRecord, type Pipeline } from "../support/pipeline.js";
 
-/** Runs the real reconcile handler with `service` configured as given; returns its batch response and records. */
+/**
+ * Runs the real reconcile handler with `service` configured as given (a parsed service edited by the test: the fields
+ * the schema derives from `cluster` are derived again); returns its batch response and records.
+ */
 async function reconcileWith(pipeline: Pipeline, service: ServiceConfig) {
   const logger = new CapturingLogger();
-  const handler = createReconcileHandler({ config: parseConfig({ services: [service] }), clients: pipeline.clients, logger });
+  const { clusterName: _derivedName, clusterArn: _derivedArn, ...input } = service;
+  const handler = createReconcileHandler({ config: parseConfig({ services: [input] }), clients: pipeline.clients, logger });
   const response = await handler({ Records: [reconcileRecord(pipeline, "m-1", service.name)] });
   return { response, logger, record: logger.records.at(-1)! };
 }

@@ -123,7 +123,7 @@ describe("services of any size", () => {
     const account = isolatedAccount();
     const ssm = account.client(SSMClient);
     const parameterName = "/discovery/huge/endpoints";
-    const service: ServiceConfig = { name: "huge", cluster: "workflow", ecsService: "huge", port: 50051, parameterName };
+    const service: ServiceConfig = { name: "huge", cluster: "workflow", clusterName: "workflow", ecsService: "huge", port: 50051, parameterName };
     const task = (i: number): PublishedTask => ({
       taskId: i.toString(16).padStart(32, "0"),
       taskArn: `arn:aws:ecs:us-east-1:${account.accountId}:task/workflow/${i.toString(16).padStart(32, "0")}`,

@@ -18,6 +18,7 @@ import {
 const service: ServiceConfig = {
   name: "workflow-agent",
   cluster: "workflow",
+  clusterName: "workflow",
   ecsService: "workflow-agent",
   port: 50051,
   cloudMapServiceId: "srv-0123456789abcdef",

@@ -22,22 +22,43 @@ function issuesOf(input: unknown): string {
 }
 
 describe("configuration", () => {
-  it("accepts the documented shape, with optional Cloud Map and target groups", () => {
-    expect(parseConfig({ services: [service] }).services[0]).toEqual(service);
+  it("accepts the documented shape, with optional Cloud Map and target groups, and adds the cluster's name", () => {
+    expect(parseConfig({ services: [service] }).services[0]).toEqual({ ...service, clusterName: "workflow" });
     const ssmOnly = { name: "a", cluster: "c", ecsService: "a", port: 80, parameterName: "/d/a" };
-    expect(parseConfig({ services: [ssmOnly] }).services[0]).toEqual(ssmOnly);
+    expect(parseConfig({ services: [ssmOnly] }).services[0]).toEqual({ ...ssmOnly, clusterName: "c" });
   });
 
-  it("accepts a cluster ARN and knows its name", () => {
+  it("normalises the cluster once: a name gives clusterName, an ARN gives clusterName and clusterArn", () => {
     const arn = "arn:aws:ecs:us-east-1:123456789012:cluster/workflow";
-    expect(parseConfig({ services: [{ ...service, cluster: arn }] }).services[0]?.cluster).toBe(arn);
+    const byArn = parseConfig({ services: [{ ...service, cluster: arn }] }).services[0]!;
+    expect(byArn).toMatchObject({ cluster: arn, clusterName: "workflow", clusterArn: arn });
+    const byName = parseConfig({ services: [service] }).services[0]!;
+    expect(byName.clusterName).toBe("workflow");
+    expect("clusterArn" in byName).toBe(false);
     expect(clusterNameOf(arn)).toBe("workflow");
     expect(clusterNameOf("workflow")).toBe("workflow");
+  });
+
+  it("refuses the same ECS service given once by cluster name and once by cluster ARN", () => {
+    const arn = "arn:aws:ecs:us-east-1:123456789012:cluster/workflow";
+    const second = { ...service, name: "again", cloudMapServiceId: undefined, targetGroupArns: undefined, cluster: arn, parameterName: "/d/again" };
+    expect(issuesOf({ services: [service, second] })).toContain("services[1].ecsService: is already used by services[0]");
+  });
+
+  it("gives back, serialised and parsed again, the configuration it was given (the derived fields are not input)", () => {
+    const arn = "arn:aws:ecs:us-east-1:123456789012:cluster/workflow";
+    const parsed = parseConfig({ services: [{ ...service, cluster: arn }] });
+    expect(issuesOf(JSON.parse(JSON.stringify(parsed)))).toContain("services[0]: unknown field(s) 'clusterName', 'clusterArn'");
   });
 
   it.each([
     ["port as text", { ...service, port: "50051" }, 'services[0].port: Invalid input: expected number, received string (given "50051")'],
     ["port out of range", { ...service, port: 70000 }, "services[0].port: must be from 1 to 65535 (given 70000)"],
+    ["port not whole", { ...service, port: 80.5 }, "services[0].port: must be an integer (given 80.5)"],
+    ["missing field", { ...service, ecsService: undefined }, "services[0].ecsService: Invalid input: expected string, received undefined (given nothing)"],
+    ["record type", { ...service, cloudMapDns: { hostedZoneId: "Z1", namespaceName: "a.local", serviceName: "a", recordTypes: ["AAAA"] } }, 'services[0].cloudMapDns.recordTypes[0]: must be A or SRV'],
+    ["Cloud Map DNS", { ...service, cloudMapDns: 7 }, 'services[0].cloudMapDns: must be "none" (an HTTP namespace) or { hostedZoneId, namespaceName, serviceName, recordTypes?, route53HealthCheck? } (given 7)'],
+    ["too many target groups", { ...service, targetGroupArns: Array.from({ length: 6 }, (_, i) => service.targetGroupArns[0]!.replace("workflow-agent", `tg-${i}`)) }, "services[0].targetGroupArns: at most 5 target groups per service"],
     ["bad target group ARN", { ...service, targetGroupArns: ["tg-1"] }, 'services[0].targetGroupArns[0]: must be an ELBv2 target group ARN (given "tg-1")'],
     ["bad Cloud Map id", { ...service, cloudMapServiceId: "ns-1" }, 'services[0].cloudMapServiceId: must be a Cloud Map service id like srv-0123456789abcdef (given "ns-1")'],
     ["reserved parameter name", { ...service, parameterName: "/aws/x" }, "services[0].parameterName: must not start with 'aws' or 'ssm'"],

@@ -1,11 +1,13 @@
 /**
- * The writer's SSM reads that need no `*` grant: a document's tier (an Advanced parameter stays Advanced, SSM never
- * downgrades it) from what this process wrote or else from the parameter's history, and the shards under a document's
- * shard path from GetParametersByPath, every page followed. No network: SSM is a small in-memory model.
+ * The writer's SSM calls that need no `*` grant and no extra read: a document's tier is left to SSM's
+ * Intelligent-Tiering (Standard while the value fits 4 KB, Advanced above, and an Advanced parameter stays Advanced:
+ * SSM never downgrades it, and refuses an explicit Standard for it), so no read chooses it; and the shards under a
+ * document's shard path come from GetParametersByPath, every page followed. No network: SSM is a small in-memory
+ * model that resolves Intelligent-Tiering as AWS documents it.
  */
 import { describe, expect, it } from "vitest";
 import { ParameterAlreadyExists, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
-import { planReconcile, publishDocument, readParameter, type PublishedTask, type ServiceConfig } from "@discovery-sync/core";
+import { parseConfig, planReconcile, publishDocument, readParameter, type PublishedTask, type ServiceConfig } from "@discovery-sync/core";
 // Not part of the package's API: the reconciler calls it through removeShardsAfterPublish.
 import { listShardIndexes } from "../../packages/core/src/aws/parameter.js";
 
@@ -19,7 +21,7 @@ interface Version {
 class Store {
   readonly parameters = new Map<string, Version[]>();
   readonly requests: Array<{ command: string; input: Record<string, unknown> }> = [];
-  /** Pages GetParametersByPath and GetParameterHistory answer: short ones, and empty ones with a NextToken. */
+  /** Pages GetParametersByPath answers: short ones, and empty ones with a NextToken. */
   pageSize = 10;
   emptyPagesFirst = 0;
 
@@ -40,14 +42,15 @@ class Store {
         const name = String(input.Name);
         if (this.parameters.has(name) && input.Overwrite !== true) throw new ParameterAlreadyExists({ message: name, $metadata: {} });
         const previous = this.parameters.get(name)?.at(-1)?.tier;
-        if (previous === "Advanced" && input.Tier === "Standard") throw new Error("This parameter uses the advanced-parameter tier. You can't downgrade ...");
-        this.put(name, String(input.Value), String(input.Tier));
-        return { Version: this.parameters.get(name)!.at(-1)!.version, Tier: input.Tier };
-      }
-      case "GetParameterHistoryCommand": {
-        const history = this.parameters.get(String(input.Name));
-        if (history === undefined) throw new ParameterNotFound({ message: String(input.Name), $metadata: {} });
-        return this.#page(history.map((v) => ({ Name: input.Name, Version: v.version, Value: v.value, Tier: v.tier })), input);
+        const bytes = Buffer.byteLength(String(input.Value), "utf8");
+        // AWS: Intelligent-Tiering picks Standard unless the request needs Advanced (a value over 4 KB) or the
+        // parameter already is Advanced; an explicit Standard on an Advanced parameter is refused.
+        const tier =
+          input.Tier === "Intelligent-Tiering" ? (previous === "Advanced" || bytes > 4_096 ? "Advanced" : "Standard") : String(input.Tier ?? "Standard");
+        if (previous === "Advanced" && tier === "Standard") throw new Error("This parameter uses the advanced-parameter tier. You can't downgrade ...");
+        if (tier === "Standard" && bytes > 4_096) throw new Error(`Standard tier parameters support a maximum parameter value of 4096 characters (given ${bytes})`);
+        this.put(name, String(input.Value), tier);
+        return { Version: this.parameters.get(name)!.at(-1)!.version, Tier: tier };
       }
       case "GetParametersByPathCommand": {
         const path = String(input.Path);
@@ -86,7 +89,7 @@ function clientOf(store: Store): SSMClient {
 }
 
 const parameterName = "/discovery/tiered/endpoints";
-const service: ServiceConfig = { name: "tiered", cluster: "c", ecsService: "tiered", port: 50051, parameterName };
+const service: ServiceConfig = parseConfig({ services: [{ name: "tiered", cluster: "c", ecsService: "tiered", port: 50051, parameterName }] }).services[0]!;
 const task = (i: number): PublishedTask => ({
   taskId: i.toString(16).padStart(32, "0"),
   taskArn: `arn:aws:ecs:us-east-1:123456789012:task/c/${i.toString(16).padStart(32, "0")}`,
@@ -105,45 +108,49 @@ async function publish(ssm: SSMClient, ready: number): Promise<string> {
   return (await publishDocument(ssm, parameterName, plan)).tier;
 }
 
-describe("a document's tier, without DescribeParameters", () => {
-  it("keeps an Advanced parameter Advanced after it shrinks, reading the history only for a version it did not write", async () => {
+/** The tier-choosing reads this writer must never make. */
+const tierReads = ["GetParameterHistoryCommand", "DescribeParametersCommand"];
+
+describe("a document's tier, without any read to choose it", () => {
+  it("moves to Advanced past 4 KB and keeps an Advanced parameter Advanced after it shrinks, in any process", async () => {
     const store = new Store();
     const writer = clientOf(store);
-    // Past 4 KB: Advanced, known from the size alone.
+    // Past 4 KB: Advanced.
     expect(await publish(writer, 60)).toBe("Advanced");
-    expect(store.count("GetParameterHistoryCommand")).toBe(0);
-    // Shrunk: fits Standard, but the version the plan read is the one this process wrote Advanced.
+    // Shrunk: fits Standard, but SSM keeps the parameter Advanced (an explicit Standard would be refused).
     expect(await publish(writer, 2)).toBe("Advanced");
-    expect(store.count("GetParameterHistoryCommand")).toBe(0);
-    // Another process (a cold start): it did not write that version, so it asks the history.
-    const coldStart = clientOf(store);
-    expect(await publish(coldStart, 3)).toBe("Advanced");
-    expect(store.requests.filter((r) => r.command === "GetParameterHistoryCommand").map((r) => r.input.Name)).toEqual([parameterName]);
+    // Another process (a cold start) knows nothing of the earlier writes, and needs nothing either.
+    expect(await publish(clientOf(store), 3)).toBe("Advanced");
     expect(store.parameters.get(parameterName)!.map((v) => v.tier)).toEqual(["Advanced", "Advanced", "Advanced"]);
+    expect(store.requests.filter((r) => tierReads.includes(r.command))).toEqual([]);
+    // Every write of the document leaves the tier to SSM.
+    const documentWrites = store.requests.filter((r) => r.command === "PutParameterCommand" && r.input.Name === parameterName);
+    expect(documentWrites.map((r) => r.input.Tier)).toEqual(["Intelligent-Tiering", "Intelligent-Tiering", "Intelligent-Tiering"]);
   });
 
-  it("writes Standard while the parameter is Standard, and asks the history again after a write by someone else", async () => {
+  it("writes Standard while the value fits, and follows a parameter upgraded by someone else", async () => {
     const store = new Store();
     const writer = clientOf(store);
     expect(await publish(writer, 2)).toBe("Standard");
-    // Created: no tier to read.
-    expect(store.count("GetParameterHistoryCommand")).toBe(0);
-    // Someone else upgrades it (same size): this process's memory is of an older version.
+    // Someone else upgrades it (same size).
     const latest = store.parameters.get(parameterName)!.at(-1)!;
     store.put(parameterName, latest.value, "Advanced");
     expect(await publish(writer, 3)).toBe("Advanced");
-    expect(store.count("GetParameterHistoryCommand")).toBe(1);
+    expect(store.parameters.get(parameterName)!.map((v) => v.tier)).toEqual(["Standard", "Advanced", "Advanced"]);
+    expect(store.requests.filter((r) => tierReads.includes(r.command))).toEqual([]);
   });
 
-  it("reads every page of the history, short and empty ones included, and takes the newest version's tier", async () => {
+  it("writes shards Standard and the manifest with Intelligent-Tiering, and reports the tier SSM answered", async () => {
     const store = new Store();
-    for (let i = 0; i < 7; i++) store.put(parameterName, "{}", i < 6 ? "Standard" : "Advanced");
-    store.pageSize = 3;
-    store.emptyPagesFirst = 2;
-    // An invalid value ("{}") is replaced; the replacement fits Standard, the parameter is Advanced.
-    expect(await publish(clientOf(store), 2)).toBe("Advanced");
-    // 2 empty pages, then 7 versions in pages of 3.
-    expect(store.count("GetParameterHistoryCommand")).toBe(5);
+    const writer = clientOf(store);
+    // Past 8 KB: sharded; the manifest of a few shards fits Standard.
+    expect(await publish(writer, 150)).toBe("Standard");
+    const puts = store.requests.filter((r) => r.command === "PutParameterCommand");
+    const shardPuts = puts.filter((r) => String(r.input.Name).startsWith(`${parameterName}/shards/`));
+    expect(shardPuts.length).toBeGreaterThan(1);
+    for (const put of shardPuts) expect(put.input.Tier).toBe("Standard");
+    expect(puts.filter((r) => r.input.Name === parameterName).map((r) => r.input.Tier)).toEqual(["Intelligent-Tiering"]);
+    expect(store.requests.filter((r) => tierReads.includes(r.command))).toEqual([]);
   });
 });
 

@@ -18,6 +18,7 @@ const tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/wa/0
 const service: ServiceConfig = {
   name: "workflow-agent",
   cluster: "workflow",
+  clusterName: "workflow",
   ecsService: "workflow-agent",
   port: 50051,
   cloudMapServiceId: "srv-0123456789abcdef",

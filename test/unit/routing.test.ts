@@ -29,7 +29,8 @@ describe("routeTaskEvent", () => {
     const decision = routeTaskEvent(config, asServiceTask(), now);
     expect(decision.kind).toBe("enqueue");
     if (decision.kind !== "enqueue") return;
-    expect(decision.message).toMatchObject({ service: "sample", groupId: "sample", deduplicationId: awsExample.id });
+    // A first RUNNING event (health UNKNOWN): one deduplication id for every such event of the task.
+    expect(decision.message).toMatchObject({ service: "sample", groupId: "sample", deduplicationId: `running:${String(awsExample.detail.taskArn)}` });
     const body = parseReconcileMessage(decision.message.body);
     expect(body).toEqual({
       ok: true,
@@ -81,8 +82,48 @@ describe("routeTaskEvent", () => {
   });
 
   it("hashes an event id SQS could not take as deduplication id", () => {
-    const decision = routeTaskEvent(config, { ...asServiceTask(), id: "x".repeat(200) }, now);
+    const decision = routeTaskEvent(config, { ...asServiceTask({ healthStatus: "HEALTHY" }), id: "x".repeat(200) }, now);
     expect(decision.kind === "enqueue" && decision.message.deduplicationId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("hashes a task's phase key SQS could not take as deduplication id", () => {
+    const longArn = `arn:aws:ecs:us-west-2:111122223333:task/FargateCluster/${"a".repeat(120)}`;
+    const decision = routeTaskEvent(config, asServiceTask({ taskArn: longArn }), now);
+    expect(decision.kind === "enqueue" && decision.message.deduplicationId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    ["PROVISIONING", "RUNNING"],
+    ["PENDING", "RUNNING"],
+    ["ACTIVATING", "RUNNING"],
+    ["DEPROVISIONING", "STOPPED"],
+    ["PENDING", "STOPPED"],
+    ["DEACTIVATING", "RUNNING"],
+  ])("ignores lastStatus %s with desiredStatus %s: it cannot change what is published", (lastStatus, desiredStatus) => {
+    const decision = routeTaskEvent(config, asServiceTask({ lastStatus, desiredStatus }), now);
+    expect(decision).toEqual({
+      kind: "ignore",
+      reason:
+        `task ${String(awsExample.detail.taskArn)} is ${lastStatus} (desiredStatus ${desiredStatus}): that cannot change what is published; ` +
+        "the task's next RUNNING, stopping or STOPPED event will",
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ["first RUNNING, no health yet", { lastStatus: "RUNNING", desiredStatus: "RUNNING" }, "running"],
+    ["first RUNNING, health UNKNOWN", { lastStatus: "RUNNING", desiredStatus: "RUNNING", healthStatus: "UNKNOWN" }, "running"],
+    ["told to stop while RUNNING", { lastStatus: "RUNNING", desiredStatus: "STOPPED", healthStatus: "HEALTHY" }, "stopping"],
+    ["DEACTIVATING", { lastStatus: "DEACTIVATING", desiredStatus: "STOPPED" }, "stopping"],
+    ["STOPPING", { lastStatus: "STOPPING", desiredStatus: "STOPPED", healthStatus: "UNHEALTHY" }, "stopping"],
+    ["STOPPED", { lastStatus: "STOPPED", desiredStatus: "STOPPED" }, "stopped"],
+  ])("gives every event of one phase of a task one deduplication id: %s", (_, detail, phase) => {
+    const decision = routeTaskEvent(config, { ...asServiceTask(detail), id: `another-event-${phase}` }, now);
+    expect(decision.kind === "enqueue" && decision.message.deduplicationId).toBe(`${phase}:${String(awsExample.detail.taskArn)}`);
+  });
+
+  it.each(["HEALTHY", "UNHEALTHY"])("keeps the event id of a health result (%s), which can recur after a change", (healthStatus) => {
+    const decision = routeTaskEvent(config, asServiceTask({ healthStatus }), now);
+    expect(decision.kind === "enqueue" && decision.message.deduplicationId).toBe(awsExample.id);
   });
 });
 

@@ -110,7 +110,7 @@ function modelClient(store: MemoryParameterStore, scheduler?: fc.Scheduler, who 
 }
 
 const parameterName = "/discovery/interleaved/endpoints";
-const service: ServiceConfig = { name: "interleaved", cluster: "c", ecsService: "interleaved", port: 50051, parameterName };
+const service: ServiceConfig = { name: "interleaved", cluster: "c", clusterName: "c", ecsService: "interleaved", port: 50051, parameterName };
 const pool: PublishedTask[] = Array.from({ length: 400 }, (_, i) => ({
   taskId: i.toString(16).padStart(32, "0"),
   taskArn: `arn:aws:ecs:us-east-1:123456789012:task/c/${i.toString(16).padStart(32, "0")}`,

@@ -1,18 +1,19 @@
-import { z } from "zod";
+import * as z from "zod/mini";
+import { englishMessages } from "./config.js";
 
 /** Why a reconcile was asked for. */
 export const reconcileTriggerSchema = z.object({
   /** `event`: an ECS task event; `sweep`: the periodic repair; `manual`: an operator (CLI). */
   kind: z.enum(["event", "sweep", "manual"]),
   /** EventBridge event id, for events. */
-  eventId: z.string().min(1).optional(),
-  taskArn: z.string().min(1).optional(),
+  eventId: z.optional(z.string().check(z.minLength(1))),
+  taskArn: z.optional(z.string().check(z.minLength(1))),
   /** The task's `version` in the event: a DescribeTasks read older than this is stale. */
-  taskVersion: z.number().int().nonnegative().optional(),
-  lastStatus: z.string().optional(),
-  desiredStatus: z.string().optional(),
+  taskVersion: z.optional(z.number().check(z.refine(Number.isInteger, "must be an integer"), z.gte(0))),
+  lastStatus: z.optional(z.string()),
+  desiredStatus: z.optional(z.string()),
   /** When the trigger was enqueued, ISO 8601. */
-  at: z.string().min(1),
+  at: z.string().check(z.minLength(1)),
 });
 
 /**
@@ -21,12 +22,12 @@ export const reconcileTriggerSchema = z.object({
  */
 export const reconcileMessageSchema = z.object({
   schemaVersion: z.literal(1),
-  service: z.string().min(1),
+  service: z.string().check(z.minLength(1)),
   trigger: reconcileTriggerSchema,
 });
 
-export type ReconcileTrigger = z.infer<typeof reconcileTriggerSchema>;
-export type ReconcileMessage = z.infer<typeof reconcileMessageSchema>;
+export type ReconcileTrigger = z.output<typeof reconcileTriggerSchema>;
+export type ReconcileMessage = z.output<typeof reconcileMessageSchema>;
 
 /**
  * Parses a queue message body.
@@ -46,7 +47,7 @@ export function parseReconcileMessage(body: string):
   } catch (error) {
     return { ok: false, reason: `body is not JSON: ${(error as Error).message}` };
   }
-  const parsed = reconcileMessageSchema.safeParse(json);
+  const parsed = reconcileMessageSchema.safeParse(json, { error: englishMessages });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, reason: `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}` };

@@ -16,7 +16,7 @@ import {
   type ShardContent,
   type ShardManifest,
 } from "@discovery-sync/client/shards";
-import { clusterNameOf, type ServiceConfig } from "./config.js";
+import type { ServiceConfig } from "./config.js";
 import { DocumentTooLargeError, NewerDocumentError } from "./errors.js";
 
 /** A task that is published: ready ones receive traffic, draining ones are listed so clients stop using them. */
@@ -209,7 +209,7 @@ export function instanceAttributes(
     AWS_INSTANCE_PORT: String(service.port),
     ...(task.zone === undefined ? {} : { [instanceAttributeNames.zone]: task.zone }),
     [instanceAttributeNames.taskArn]: task.taskArn,
-    [instanceAttributeNames.cluster]: clusterNameOf(service.cluster),
+    [instanceAttributeNames.cluster]: service.clusterName,
     [instanceAttributeNames.service]: service.ecsService,
     ...(customHealth ? { [initHealthAttribute]: "HEALTHY" } : {}),
   };

@@ -1,26 +1,27 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
-import { clusterNameOf, type DiscoverySyncConfig, type ServiceConfig } from "./config.js";
+import * as z from "zod/mini";
+import { englishMessages, type DiscoverySyncConfig, type ServiceConfig } from "./config.js";
 import type { ReconcileMessage } from "./messages.js";
 
 // ECS adds fields over time: everything not needed for routing passes through unchecked.
 const ecsTaskEventSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   source: z.literal("aws.ecs"),
   "detail-type": z.literal("ECS Task State Change"),
-  time: z.string().optional(),
+  time: z.optional(z.string()),
   detail: z.looseObject({
-    clusterArn: z.string().regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, "must be an ECS cluster ARN"),
-    taskArn: z.string().min(1),
-    group: z.string().optional(),
-    lastStatus: z.string().min(1),
-    desiredStatus: z.string().min(1),
-    version: z.number().int().nonnegative().optional(),
+    clusterArn: z.string().check(z.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, "must be an ECS cluster ARN")),
+    taskArn: z.string().check(z.minLength(1)),
+    group: z.optional(z.string()),
+    lastStatus: z.string().check(z.minLength(1)),
+    desiredStatus: z.string().check(z.minLength(1)),
+    healthStatus: z.optional(z.string()),
+    version: z.optional(z.number().check(z.refine(Number.isInteger, "must be an integer"), z.gte(0))),
   }),
 });
 
 /** An "ECS Task State Change" event as far as routing needs it. */
-export type EcsTaskEvent = z.infer<typeof ecsTaskEventSchema>;
+export type EcsTaskEvent = z.output<typeof ecsTaskEventSchema>;
 
 /** One SQS FIFO message to send. */
 export interface ReconcileQueueMessage {
@@ -28,7 +29,11 @@ export interface ReconcileQueueMessage {
   readonly body: string;
   /** The service name: reconciles of one service never run concurrently, and run in order. */
   readonly groupId: string;
-  /** Derived from the event id (or sweep invocation), so redeliveries within 5 minutes are absorbed by SQS. */
+  /**
+   * What makes two messages the same for SQS, which keeps only the first of a deduplication id sent within 5
+   * minutes: the task and its publishing phase for task events (see {@link publishingPhaseOf}), the event id when
+   * the phase can recur, the service and invocation for sweeps.
+   */
   readonly deduplicationId: string;
 }
 
@@ -38,28 +43,85 @@ export type RouteDecision =
   | { readonly kind: "ignore"; readonly reason: string }
   | { readonly kind: "reject"; readonly reason: string };
 
+/** Why the router lets a task event through, and which other events of the task it is the same as. */
+export type PublishingPhase =
+  /** First RUNNING events (health UNKNOWN): ready now if the task definition has no health check. */
+  | { readonly kind: "running"; readonly sharedByTask: true }
+  /** A health result while running and wanted (HEALTHY, UNHEALTHY): a health change. Can recur, so never shared. */
+  | { readonly kind: "health"; readonly sharedByTask: false }
+  /** desiredStatus STOPPED while alive (RUNNING, DEACTIVATING, STOPPING): draining. */
+  | { readonly kind: "stopping"; readonly sharedByTask: true }
+  /** lastStatus STOPPED: gone. */
+  | { readonly kind: "stopped"; readonly sharedByTask: true };
+
+const aliveWhileStopping = new Set(["RUNNING", "DEACTIVATING", "STOPPING"]);
+
+/**
+ * The publishing phase of a task event, or undefined when the event cannot change what is published. Pure.
+ *
+ * A task is published while ready (lastStatus RUNNING) and listed as draining while told to stop and still alive
+ * (RUNNING, DEACTIVATING, STOPPING); it leaves the document at STOPPED. The steps before RUNNING (PROVISIONING,
+ * PENDING, ACTIVATING) and DEPROVISIONING change nothing a reader sees that the next admitted event does not also
+ * change: a task is never published before its first RUNNING event, and STOPPED follows DEPROVISIONING. (The
+ * task-state rule of `@discovery-sync/cdk` lets only RUNNING, DEACTIVATING, STOPPING and STOPPED through.) So a
+ * task's lifecycle makes at most four reconciles: its first RUNNING, a health change, desiredStatus STOPPED, STOPPED.
+ *
+ * Events of one phase of one task all lead to the same published state (the reconcile re-reads ECS), so the router
+ * gives them one deduplication id and SQS keeps the first sent within 5 minutes: ECS emits several events per step
+ * (container, attachment and health updates), delivered at least once and in any order. Each phase is entered once in
+ * a task's life (lastStatus only moves forward, desiredStatus never returns to RUNNING, and health is UNKNOWN only
+ * until the first result), except health results, which can flap (HEALTHY, UNHEALTHY, HEALTHY): each of those keeps
+ * its own event id, so no change of readiness is ever deduplicated away.
+ *
+ * @example
+ * ```ts
+ * publishingPhaseOf({ lastStatus: "PENDING", desiredStatus: "RUNNING" });  // undefined
+ * publishingPhaseOf({ lastStatus: "STOPPING", desiredStatus: "STOPPED" }); // { kind: "stopping", sharedByTask: true }
+ * ```
+ */
+export function publishingPhaseOf(detail: {
+  readonly lastStatus: string;
+  readonly desiredStatus: string;
+  readonly healthStatus?: string | undefined;
+}): PublishingPhase | undefined {
+  if (detail.lastStatus === "STOPPED") return { kind: "stopped", sharedByTask: true };
+  if (detail.desiredStatus === "STOPPED") return aliveWhileStopping.has(detail.lastStatus) ? { kind: "stopping", sharedByTask: true } : undefined;
+  if (detail.lastStatus !== "RUNNING") return undefined;
+  const health = detail.healthStatus ?? "UNKNOWN";
+  return health === "UNKNOWN" ? { kind: "running", sharedByTask: true } : { kind: "health", sharedByTask: false };
+}
+
 // SQS: MessageDeduplicationId is at most 128 characters of alphanumerics and punctuation.
 function deduplicationId(raw: string): string {
   return /^[\x21-\x7e]{1,128}$/.test(raw) ? raw : createHash("sha256").update(raw).digest("hex");
 }
 
-function describeIssue(error: z.ZodError): string {
+function describeIssue(error: z.core.$ZodError): string {
   const issue = error.issues[0];
   if (issue === undefined) return "invalid event";
   const given = "input" in issue ? ` (given ${JSON.stringify(issue.input)?.slice(0, 80) ?? "nothing"})` : "";
   return `${issue.path.join(".") || "event"}: ${issue.message}${given}`;
 }
 
-/** The configured service a task belongs to: same cluster (by name or ARN) and group `service:NAME`. */
+/**
+ * The configured service a task belongs to: same cluster and group `service:NAME`. A cluster configured by ARN
+ * matches only that ARN; one configured by name matches that name in any account and Region the events come from.
+ *
+ * @example
+ * ```ts
+ * findServiceOfTask(config, "arn:aws:ecs:us-east-1:123456789012:cluster/workflow", "service:workflow-agent");
+ * ```
+ */
 export function findServiceOfTask(
   config: DiscoverySyncConfig,
   clusterArn: string,
   group: string | undefined,
 ): ServiceConfig | undefined {
-  const clusterName = clusterNameOf(clusterArn);
+  // The event's cluster ARN always ends in cluster/<name> (checked by the event schema).
+  const clusterName = clusterArn.slice(clusterArn.lastIndexOf("/") + 1);
   return config.services.find(
     (service) =>
-      (service.cluster.startsWith("arn:") ? service.cluster === clusterArn : service.cluster === clusterName) &&
+      (service.clusterArn === undefined ? service.clusterName === clusterName : service.clusterArn === clusterArn) &&
       group === `service:${service.ecsService}`,
   );
 }
@@ -74,7 +136,7 @@ export function findServiceOfTask(
  * ```
  */
 export function routeTaskEvent(config: DiscoverySyncConfig, event: unknown, now: Date): RouteDecision {
-  const parsed = ecsTaskEventSchema.safeParse(event, { reportInput: true });
+  const parsed = ecsTaskEventSchema.safeParse(event, { reportInput: true, error: englishMessages });
   if (!parsed.success) return { kind: "reject", reason: describeIssue(parsed.error) };
   const { detail, id } = parsed.data;
   const service = findServiceOfTask(config, detail.clusterArn, detail.group);
@@ -82,6 +144,15 @@ export function routeTaskEvent(config: DiscoverySyncConfig, event: unknown, now:
     return {
       kind: "ignore",
       reason: `task ${detail.taskArn} (group ${detail.group ?? "none"}) belongs to no configured service`,
+    };
+  }
+  const phase = publishingPhaseOf(detail);
+  if (phase === undefined) {
+    return {
+      kind: "ignore",
+      reason:
+        `task ${detail.taskArn} is ${detail.lastStatus} (desiredStatus ${detail.desiredStatus}): ` +
+        "that cannot change what is published; the task's next RUNNING, stopping or STOPPED event will",
     };
   }
   const message: ReconcileMessage = {
@@ -99,7 +170,12 @@ export function routeTaskEvent(config: DiscoverySyncConfig, event: unknown, now:
   };
   return {
     kind: "enqueue",
-    message: { service: service.name, body: JSON.stringify(message), groupId: service.name, deduplicationId: deduplicationId(id) },
+    message: {
+      service: service.name,
+      body: JSON.stringify(message),
+      groupId: service.name,
+      deduplicationId: deduplicationId(phase.sharedByTask ? `${phase.kind}:${detail.taskArn}` : id),
+    },
   };
 }
 

@@ -1,27 +1,31 @@
-import type { Task } from "@aws-sdk/client-ecs";
+import { classifyTask, type ObservedTask as ClientObservedTask, type TaskDefinitionFacts } from "@discovery-sync/client/readiness";
+import type { DesiredState, PublishedTask } from "./plan.js";
+
+// The readiness rule lives in the client package (`@discovery-sync/client/readiness`), so that the reconciler and the
+// client's ECS API fallback apply one piece of code; the core re-exports it under the names it always had.
+export {
+  classifyTask,
+  eniAddressOf,
+  needsTaskDefinition,
+  observeTask,
+  taskDefinitionFactsOf,
+  taskIdOf,
+  type EcsTaskDefinitionFields,
+  type EcsTaskFields,
+  type TaskClass,
+  type TaskDefinitionFacts,
+} from "@discovery-sync/client/readiness";
 
 /**
- * What the reconcile needs to know of one ECS task, taken from DescribeTasks (or an event's detail).
- * Pure data: building and classifying it does no I/O.
+ * What the reconcile needs to know of one ECS task: the readiness facts (`observeTask` of the client's readiness
+ * rule) and what the reconcile's stale-read check adds. Pure data.
+ *
+ * @example
+ * ```ts
+ * const task: ObservedTask = { ...observeTask(described), listedAsStopping: true };
+ * ```
  */
-export interface ObservedTask {
-  readonly taskArn: string;
-  /** Last segment of the task ARN; the Cloud Map instance id. */
-  readonly taskId: string;
-  /** `service:NAME` for service tasks, `family:NAME` for RunTask tasks. */
-  readonly group: string | undefined;
-  readonly lastStatus: string | undefined;
-  readonly desiredStatus: string | undefined;
-  /** HEALTHY | UNHEALTHY | UNKNOWN, or undefined when ECS did not say. */
-  readonly healthStatus: string | undefined;
-  readonly availabilityZone: string | undefined;
-  readonly taskDefinitionArn: string | undefined;
-  /** Private IPv4 address of the task's ENI (awsvpc). Undefined before the ENI is attached, or in other modes. */
-  readonly privateIpv4: string | undefined;
-  /** True when the task has an ENI attachment, that is, runs in awsvpc network mode. */
-  readonly hasEni: boolean;
-  /** ECS's per-task version: higher means a later state. */
-  readonly version: number | undefined;
+export interface ObservedTask extends ClientObservedTask {
   /**
    * True when ListTasks listed the task among those told to stop (desiredStatus STOPPED) and not among the running
    * ones: a DescribeTasks answer that still says desiredStatus RUNNING is then older than the listing.
@@ -29,104 +33,45 @@ export interface ObservedTask {
   readonly listedAsStopping?: boolean;
 }
 
-/** The id at the end of a task ARN (`arn:aws:ecs:r:a:task/cluster/ID` or the old `task/ID`). */
-export function taskIdOf(taskArn: string): string {
-  return taskArn.slice(taskArn.lastIndexOf("/") + 1);
+/** A task left out of the published state, and why (for the reconcile's log). */
+export interface SkippedTask {
+  readonly taskArn: string;
+  readonly kind: "not-ready" | "unsupported";
+  readonly reason: string;
 }
 
-// A task asked to stop is still alive (and may serve in-flight work) until its containers are stopped.
-const drainingStatuses = new Set(["RUNNING", "DEACTIVATING", "STOPPING"]);
-
-const eniAttachmentTypes = new Set(["eni", "ElasticNetworkInterface"]);
+/** What the service's tasks make of the published state: the desired state, and the tasks left out of it. */
+export interface TaskSummary {
+  readonly desired: DesiredState;
+  readonly skipped: readonly SkippedTask[];
+}
 
 /**
- * Extracts what the reconcile needs from a DescribeTasks task.
+ * Classifies every task ({@link classifyTask}) into the desired state: ready tasks are published, draining ones
+ * listed so clients stop using them, the rest skipped with their reason. Pure.
  *
  * @example
  * ```ts
- * const observed = observeTask(describeTasksOutput.tasks[0]);
+ * const { desired, skipped } = summariseTasks(tasks, definitions);
  * ```
  */
-export function observeTask(task: Task): ObservedTask {
-  const taskArn = task.taskArn ?? "";
-  const eni = (task.attachments ?? []).find((a) => a.type !== undefined && eniAttachmentTypes.has(a.type));
-  const attachmentIp = eni?.details?.find((d) => d.name === "privateIPv4Address")?.value;
-  // Event details and DescribeTasks both carry the IP in the attachment; the container's network interface
-  // is a second source that AWS fills in too (moto leaves it empty).
-  const containerIp = task.containers?.flatMap((c) => c.networkInterfaces ?? []).find((n) => n.privateIpv4Address)
-    ?.privateIpv4Address;
-  return {
-    taskArn,
-    taskId: taskIdOf(taskArn),
-    group: task.group,
-    lastStatus: task.lastStatus,
-    desiredStatus: task.desiredStatus,
-    healthStatus: task.healthStatus,
-    availabilityZone: task.availabilityZone,
-    taskDefinitionArn: task.taskDefinitionArn,
-    privateIpv4: attachmentIp ?? containerIp,
-    hasEni: eni !== undefined,
-    version: task.version,
-  };
-}
-
-/** What the task definition tells about readiness. */
-export interface TaskDefinitionFacts {
-  /** `awsvpc`, `bridge`, `host` or `none`. */
-  readonly networkMode: string | undefined;
-  /** True when any container of the definition defines a health check. */
-  readonly hasContainerHealthCheck: boolean;
-}
-
-/** How a task counts for the published state. */
-export type TaskClass =
-  | { readonly kind: "ready"; readonly address: string }
-  | { readonly kind: "draining"; readonly address: string }
-  | { readonly kind: "not-ready"; readonly reason: string }
-  | { readonly kind: "unsupported"; readonly reason: string };
-
-/**
- * Decides whether a task receives traffic. Pure.
- *
- * - ready: lastStatus and desiredStatus RUNNING, an IP, not UNHEALTHY, and either HEALTHY or (UNKNOWN and the task
- *   definition defines no container health check: then ECS can never report HEALTHY).
- * - draining: desiredStatus STOPPED while the task still runs and has an IP: out of Cloud Map and target groups at
- *   once, listed under `draining` in the document, so clients stop sending new work before the task dies.
- * - unsupported: tasks outside awsvpc network mode (their address needs the container instance's IP).
- *
- * @example
- * ```ts
- * classifyTask(observed, { networkMode: "awsvpc", hasContainerHealthCheck: false }); // { kind: "ready", address: "10.0.1.5" }
- * ```
- */
-export function classifyTask(task: ObservedTask, definition: TaskDefinitionFacts | undefined): TaskClass {
-  const networkMode = definition?.networkMode ?? (task.hasEni ? "awsvpc" : undefined);
-  if (networkMode !== undefined && networkMode !== "awsvpc") {
-    return { kind: "unsupported", reason: `network mode ${networkMode} is not supported yet (only awsvpc)` };
-  }
-  if (networkMode === undefined && task.lastStatus === "RUNNING") {
-    return { kind: "unsupported", reason: "task has no ENI attachment, so it is not in awsvpc network mode" };
-  }
-  if (task.desiredStatus === "STOPPED") {
-    if (task.privateIpv4 !== undefined && task.lastStatus !== undefined && drainingStatuses.has(task.lastStatus)) {
-      return { kind: "draining", address: task.privateIpv4 };
+export function summariseTasks(tasks: readonly ObservedTask[], definitions: ReadonlyMap<string, TaskDefinitionFacts>): TaskSummary {
+  const ready: PublishedTask[] = [];
+  const draining: PublishedTask[] = [];
+  const skipped: SkippedTask[] = [];
+  for (const task of tasks) {
+    const verdict = classifyTask(task, task.taskDefinitionArn === undefined ? undefined : definitions.get(task.taskDefinitionArn));
+    if (verdict.kind === "not-ready" || verdict.kind === "unsupported") {
+      skipped.push({ taskArn: task.taskArn, kind: verdict.kind, reason: verdict.reason });
+      continue;
     }
-    return { kind: "not-ready", reason: `stopping (lastStatus ${task.lastStatus ?? "unknown"})` };
+    const published: PublishedTask = {
+      taskId: task.taskId,
+      taskArn: task.taskArn,
+      address: verdict.address,
+      ...(task.availabilityZone === undefined ? {} : { zone: task.availabilityZone }),
+    };
+    (verdict.kind === "ready" ? ready : draining).push(published);
   }
-  if (task.lastStatus !== "RUNNING") return { kind: "not-ready", reason: `lastStatus ${task.lastStatus ?? "unknown"}` };
-  if (task.desiredStatus !== "RUNNING") {
-    return { kind: "not-ready", reason: `desiredStatus ${task.desiredStatus ?? "unknown"}` };
-  }
-  if (task.privateIpv4 === undefined) return { kind: "not-ready", reason: "no private IPv4 address yet" };
-  const health = task.healthStatus ?? "UNKNOWN";
-  if (health === "UNHEALTHY") return { kind: "not-ready", reason: "healthStatus UNHEALTHY" };
-  if (health === "UNKNOWN") {
-    if (definition === undefined) return { kind: "not-ready", reason: "health UNKNOWN and task definition not known" };
-    if (definition.hasContainerHealthCheck) {
-      return { kind: "not-ready", reason: "health UNKNOWN while the task definition defines a health check" };
-    }
-  } else if (health !== "HEALTHY") {
-    return { kind: "not-ready", reason: `healthStatus ${health}` };
-  }
-  return { kind: "ready", address: task.privateIpv4 };
+  return { desired: { ready, draining }, skipped };
 }

@@ -11,6 +11,7 @@ import {
   type ServiceDiscoveryClient,
 } from "@aws-sdk/client-servicediscovery";
 import { randomUUID } from "node:crypto";
+import { requestLimit } from "../concurrency.js";
 import { DiscoverySyncError } from "../errors.js";
 import type { ActualState, CloudMapInstance, InstanceRegistration, PendingInstanceOperation, UnsettledInstance } from "../plan.js";
 
@@ -155,7 +156,7 @@ export async function deregisterCloudMapInstance(
 
 const inFlightStatuses: ReadonlySet<string> = new Set(["SUBMITTED", "PENDING"]);
 const instanceOperationTypes: ReadonlySet<string> = new Set(["REGISTER_INSTANCE", "DEREGISTER_INSTANCE"]);
-/** GetOperation calls at once when many operations are in flight (a large scale-out). */
+/** GetOperation calls in flight at once when many operations are (a large scale-out): a slot frees, the next starts. */
 const getOperationConcurrency = 10;
 
 /**
@@ -192,35 +193,34 @@ export async function listPendingInstanceOperations(client: ServiceDiscoveryClie
     nextToken = page.NextToken;
   } while (nextToken !== undefined);
 
+  const limit = requestLimit(getOperationConcurrency);
+  const operations = await Promise.all(
+    listed.map((id) =>
+      limit(async () => {
+        try {
+          return (await client.send(new GetOperationCommand({ OperationId: id }))).Operation;
+        } catch (error) {
+          if (error instanceof OperationNotFound) return undefined;
+          throw error;
+        }
+      }),
+    ),
+  );
   const pending: PendingInstanceOperation[] = [];
-  for (let start = 0; start < listed.length; start += getOperationConcurrency) {
-    const batch = listed.slice(start, start + getOperationConcurrency);
-    const operations = await Promise.all(
-      batch.map((id) =>
-        client.send(new GetOperationCommand({ OperationId: id })).then(
-          (output) => output.Operation,
-          (error: unknown) => {
-            if (error instanceof OperationNotFound) return undefined;
-            throw error;
-          },
-        ),
-      ),
-    );
-    for (const [index, operation] of operations.entries()) {
-      const instanceId = operation?.Targets?.INSTANCE;
-      const service = operation?.Targets?.SERVICE;
-      const type = operation?.Type;
-      if (
-        operation === undefined ||
-        instanceId === undefined ||
-        (service !== undefined && service !== serviceId) ||
-        (type !== "REGISTER_INSTANCE" && type !== "DEREGISTER_INSTANCE") ||
-        !inFlightStatuses.has(operation.Status ?? "")
-      ) {
-        continue;
-      }
-      pending.push({ operationId: operation.Id ?? (batch[index] as string), instanceId, type });
+  for (const [index, operation] of operations.entries()) {
+    const instanceId = operation?.Targets?.INSTANCE;
+    const service = operation?.Targets?.SERVICE;
+    const type = operation?.Type;
+    if (
+      operation === undefined ||
+      instanceId === undefined ||
+      (service !== undefined && service !== serviceId) ||
+      (type !== "REGISTER_INSTANCE" && type !== "DEREGISTER_INSTANCE") ||
+      !inFlightStatuses.has(operation.Status ?? "")
+    ) {
+      continue;
     }
+    pending.push({ operationId: operation.Id ?? (listed[index] as string), instanceId, type });
   }
   return pending;
 }

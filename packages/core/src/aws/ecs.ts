@@ -7,8 +7,10 @@ import {
   type Task,
 } from "@aws-sdk/client-ecs";
 import type { ServiceConfig } from "../config.js";
-import { observeTask, type ObservedTask, type TaskDefinitionFacts } from "../tasks.js";
+import { unlimited, type RequestLimit } from "../concurrency.js";
+import { observeTask, taskDefinitionFactsOf, type ObservedTask, type TaskDefinitionFacts } from "../tasks.js";
 
+// DescribeTasks takes at most 100 tasks per call.
 const describeBatchSize = 100;
 
 async function listTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatus: DesiredStatus): Promise<string[]> {
@@ -24,10 +26,77 @@ async function listTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatu
   return arns;
 }
 
+/** The task ARNs ListTasks gives for a service, by the desiredStatus it lists them under. */
+export interface ListedServiceTasks {
+  /** Listed with desiredStatus RUNNING. */
+  readonly running: readonly string[];
+  /**
+   * Listed with desiredStatus STOPPED and not with RUNNING: told to stop, still draining or already stopped (ECS keeps
+   * listing a stopped task for about an hour).
+   */
+  readonly stopping: readonly string[];
+}
+
 /**
- * Reads every task of the service that is running or on its way out.
- * ListTasks is asked twice because it filters on desiredStatus (RUNNING by default): tasks told to stop
- * (desiredStatus STOPPED) while still running are exactly the draining ones we must see.
+ * Lists the service's tasks. ListTasks is asked twice because it filters on desiredStatus (RUNNING by default): tasks
+ * told to stop (desiredStatus STOPPED) while still running are exactly the draining ones we must see.
+ *
+ * @example
+ * ```ts
+ * const listed = await listServiceTasks(clients.ecs, service);
+ * ```
+ */
+export async function listServiceTasks(ecs: ECSClient, service: ServiceConfig): Promise<ListedServiceTasks> {
+  const [running, stopped] = await Promise.all([listTaskArns(ecs, service, "RUNNING"), listTaskArns(ecs, service, "STOPPED")]);
+  const runningArns = new Set(running);
+  return { running: [...runningArns], stopping: [...new Set(stopped.filter((arn) => !runningArns.has(arn)))] };
+}
+
+/** Options of {@link describeServiceTasks}. */
+export interface DescribeServiceTasksOptions {
+  /** Bounds the DescribeTasks calls in flight (they run concurrently, 100 tasks each). @default unbounded */
+  readonly limit?: RequestLimit;
+}
+
+/**
+ * Describes the given tasks of a listing, 100 per DescribeTasks call, the calls concurrent. Tasks of `listed.stopping`
+ * are marked `listedAsStopping`. ListTasks' serviceName filter is not trusted (the emulator ignores it; a task may also
+ * be listed after a service was replaced by one of the same name): only tasks whose group names the service are kept.
+ *
+ * @example
+ * ```ts
+ * const listed = await listServiceTasks(clients.ecs, service);
+ * const tasks = await describeServiceTasks(clients.ecs, service, listed, listed.running);
+ * ```
+ */
+export async function describeServiceTasks(
+  ecs: ECSClient,
+  service: ServiceConfig,
+  listed: ListedServiceTasks,
+  arns: readonly string[],
+  options: DescribeServiceTasksOptions = {},
+): Promise<ObservedTask[]> {
+  const limit = options.limit ?? unlimited;
+  const unique = [...new Set(arns)];
+  const batches: string[][] = [];
+  for (let i = 0; i < unique.length; i += describeBatchSize) batches.push(unique.slice(i, i + describeBatchSize));
+  const described = await Promise.all(
+    batches.map((batch) =>
+      limit(async () => (await ecs.send(new DescribeTasksCommand({ cluster: service.cluster, tasks: batch }))).tasks ?? []),
+    ),
+  );
+  const group = `service:${service.ecsService}`;
+  const stopping = new Set(listed.stopping);
+  return described
+    .flat()
+    .map(observeTask)
+    .filter((task) => task.group === group)
+    .map((task) => (stopping.has(task.taskArn) ? { ...task, listedAsStopping: true } : task));
+}
+
+/**
+ * Reads every task of the service that is running or on its way out: {@link listServiceTasks}, then every listed task
+ * described. (The reconcile describes the stopping ones only when something published still names them.)
  *
  * @example
  * ```ts
@@ -35,26 +104,8 @@ async function listTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatu
  * ```
  */
 export async function readServiceTasks(ecs: ECSClient, service: ServiceConfig): Promise<ObservedTask[]> {
-  const [running, stopping] = await Promise.all([
-    listTaskArns(ecs, service, "RUNNING"),
-    listTaskArns(ecs, service, "STOPPED"),
-  ]);
-  const arns = [...new Set([...running, ...stopping])];
-  const tasks: Task[] = [];
-  for (let i = 0; i < arns.length; i += describeBatchSize) {
-    const batch = arns.slice(i, i + describeBatchSize);
-    const described = await ecs.send(new DescribeTasksCommand({ cluster: service.cluster, tasks: batch }));
-    tasks.push(...(described.tasks ?? []));
-  }
-  // ListTasks' serviceName filter is not trusted (the emulator ignores it; a task may also be listed after a
-  // service was replaced by one of the same name): keep only tasks whose group names the service.
-  const group = `service:${service.ecsService}`;
-  const runningArns = new Set(running);
-  const stoppingArns = new Set(stopping.filter((arn) => !runningArns.has(arn)));
-  return tasks
-    .map(observeTask)
-    .filter((task) => task.group === group)
-    .map((task) => (stoppingArns.has(task.taskArn) ? { ...task, listedAsStopping: true } : task));
+  const listed = await listServiceTasks(ecs, service);
+  return describeServiceTasks(ecs, service, listed, [...listed.running, ...listed.stopping]);
 }
 
 /**
@@ -94,11 +145,5 @@ export class TaskDefinitionCache {
 
 async function describeTaskDefinition(ecs: ECSClient, taskDefinition: string): Promise<TaskDefinitionFacts> {
   const described = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition }));
-  const definition = described.taskDefinition;
-  return {
-    networkMode: definition?.networkMode,
-    hasContainerHealthCheck: (definition?.containerDefinitions ?? []).some(
-      (c) => (c.healthCheck?.command?.length ?? 0) > 0,
-    ),
-  };
+  return taskDefinitionFactsOf(described.taskDefinition ?? {});
 }

@@ -1,7 +1,6 @@
 import {
   DeleteParametersCommand,
   GetParameterCommand,
-  GetParameterHistoryCommand,
   GetParametersByPathCommand,
   ParameterAlreadyExists,
   ParameterNotFound,
@@ -20,6 +19,7 @@ import {
   type ShardRef,
 } from "@discovery-sync/client/shards";
 import { getParametersMaxNames, readShardValues, shardCacheKey } from "@discovery-sync/client/ssm-shards";
+import { requestLimit, unlimited, type RequestLimit } from "../concurrency.js";
 import { DocumentTooLargeError } from "../errors.js";
 import { buildShardManifest, minimumTierFor, type ParameterState, type ShardedPublishPlan, type SinglePublishPlan } from "../plan.js";
 
@@ -118,49 +118,6 @@ function newerSchemaVersion(value: string): number | undefined {
   }
 }
 
-/**
- * The tier of each parameter this process last wrote, at the version its PutParameter returned, per SSM client (one
- * client is one account and Region). While the parameter is still at that version (the plan read it there), nobody
- * has written it since and the tier is known without a request.
- */
-const tiersWritten = new WeakMap<SSMClient, Map<string, { readonly version: number; readonly tier: "Standard" | "Advanced" }>>();
-
-function tierMemory(ssm: SSMClient): Map<string, { readonly version: number; readonly tier: "Standard" | "Advanced" }> {
-  let memory = tiersWritten.get(ssm);
-  if (memory === undefined) tiersWritten.set(ssm, (memory = new Map()));
-  return memory;
-}
-
-/**
- * The tier of the parameter at `version` (the version the plan read): what this process wrote at that version if it
- * did, else the tier of the parameter's newest version from its history. GetParameterHistory is scoped to the
- * parameter in IAM, unlike DescribeParameters (no resource-level permissions), and GetParameter's answer has no tier.
- * The history lists at most the 100 versions SSM keeps, in pages of up to 50 that may come short while a NextToken is
- * still given, so every page is read. Undefined when the parameter is gone.
- */
-async function currentTier(ssm: SSMClient, name: string, version: number): Promise<string | undefined> {
-  const written = tierMemory(ssm).get(name);
-  if (written !== undefined && written.version === version) return written.tier;
-  let newest: { version: number; tier: string | undefined } | undefined;
-  let nextToken: string | undefined;
-  try {
-    do {
-      const output = await ssm.send(
-        new GetParameterHistoryCommand({ Name: name, MaxResults: 50, ...(nextToken === undefined ? {} : { NextToken: nextToken }) }),
-      );
-      for (const entry of output.Parameters ?? []) {
-        const entryVersion = entry.Version ?? 0;
-        if (newest === undefined || entryVersion >= newest.version) newest = { version: entryVersion, tier: entry.Tier };
-      }
-      nextToken = output.NextToken;
-    } while (nextToken !== undefined);
-  } catch (error) {
-    if (error instanceof ParameterNotFound) return undefined;
-    throw error;
-  }
-  return newest?.tier;
-}
-
 /** What {@link publishDocument} did. */
 export interface PublishOutcome {
   /** The SSM version of the parameter after the write. */
@@ -176,29 +133,24 @@ export interface PublishOutcome {
   readonly conflict: boolean;
 }
 
-// PutParameter's default throughput is a few per second per account: a handful in flight, the SDK's retries absorbing
-// throttling, keeps a large first publish moving without a storm of rejected calls.
+// PutParameter's default throughput is a few per second per account: a handful of shard writes in flight, the SDK's
+// retries absorbing throttling, keeps a large first publish moving without a storm of rejected calls.
 const shardWriteConcurrency = 4;
 
-async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+/**
+ * The tier asked for the document's own parameter (the single value or the manifest). With Intelligent-Tiering SSM
+ * picks Standard when the value fits it and Advanced when it does not, and keeps a parameter that is already Advanced
+ * Advanced (SSM never downgrades one, and refuses an explicit `Standard` for it). So no read is needed to choose the
+ * tier, whoever wrote the parameter before: neither GetParameterHistory nor DescribeParameters.
+ */
+const documentTierRequest = "Intelligent-Tiering";
 
 async function putValue(
   ssm: SSMClient,
   name: string,
   value: string,
-  options: { tier: "Standard" | "Advanced"; overwrite: boolean; description: string },
-): Promise<number | "exists"> {
+  options: { tier: "Standard" | "Intelligent-Tiering"; overwrite: boolean; description: string },
+): Promise<{ version: number; tier: string | undefined } | "exists"> {
   try {
     const output = await ssm.send(
       new PutParameterCommand({
@@ -210,19 +162,31 @@ async function putValue(
         Description: options.description,
       }),
     );
-    return output.Version ?? 0;
+    return { version: output.Version ?? 0, tier: output.Tier };
   } catch (error) {
     if (error instanceof ParameterAlreadyExists) return "exists";
     throw error;
   }
 }
 
+/** Options of {@link publishDocument}. */
+export interface PublishDocumentOptions {
+  /** Bounds the requests in flight, shared with the reconcile's other writes. @default unbounded */
+  readonly limit?: RequestLimit;
+}
+
 /**
  * Writes the planned document and returns the new SSM version. Sharded: the changed shards first, then the manifest
  * pinning their new versions, so a reader of the old manifest keeps reading the old, complete snapshot until the new
- * manifest is in place. An existing Advanced parameter stays Advanced even when the value would fit Standard: SSM can
- * upgrade a parameter's tier but never downgrade it.
+ * manifest is in place. The document's parameter is written with Intelligent-Tiering: Standard while it fits 4 KB,
+ * Advanced above, and an existing Advanced parameter stays Advanced (SSM never downgrades one). Shards always fit
+ * Standard.
  *
+ * @example
+ * ```ts
+ * const plan = planReconcile(service, desired, actual, new Date()).document;
+ * if (plan.kind === "publish") await publishDocument(clients.ssm, service.parameterName, plan, shardValues);
+ * ```
  * @throws {DocumentTooLargeError} when the manifest, built from the versions the shard writes returned, exceeds 8 KB.
  */
 export async function publishDocument(
@@ -230,7 +194,9 @@ export async function publishDocument(
   name: string,
   plan: SinglePublishPlan | ShardedPublishPlan,
   shardValues?: ShardValueCache,
+  options: PublishDocumentOptions = {},
 ): Promise<PublishOutcome> {
+  const limit = options.limit ?? unlimited;
   const service = plan.document.service;
   let value: string;
   let bytes: number;
@@ -240,14 +206,22 @@ export async function publishDocument(
     bytes = plan.bytes;
   } else {
     const changed = plan.shards.filter((shard) => shard.changed);
-    const written = await mapWithConcurrency(changed, shardWriteConcurrency, async (shard) => {
-      const version = await putValue(ssm, shardParameterName(name, shard.index), shard.text, {
-        tier: "Standard",
-        overwrite: true,
-        description: `discovery-sync endpoint document of ${service}, shard ${shard.index} (schema version 2)`,
-      });
-      return { shard, version: version as number };
-    });
+    const shardSlot = requestLimit(shardWriteConcurrency);
+    const written = await Promise.all(
+      changed.map((shard) =>
+        shardSlot(() =>
+          limit(async () => {
+            const outcome = await putValue(ssm, shardParameterName(name, shard.index), shard.text, {
+              tier: "Standard",
+              overwrite: true,
+              description: `discovery-sync endpoint document of ${service}, shard ${shard.index} (schema version 2)`,
+            });
+            // Overwrite is set, so SSM never answers ParameterAlreadyExists here.
+            return { shard, version: outcome === "exists" ? 0 : outcome.version };
+          }),
+        ),
+      ),
+    );
     shardsWritten = written.length;
     // What we wrote is what the next reconcile would read: keep it, so that it reads none of it again.
     const cache = shardValues?.forParameter(name);
@@ -261,28 +235,17 @@ export async function publishDocument(
         `its manifest of ${plan.shards.length} shards is ${bytes} bytes, over SSM's Advanced tier limit of ${advancedTierMaxBytes}`);
     }
   }
-  // The manifest's size is known only now, from the versions the shard writes returned.
-  let tier = minimumTierFor(bytes);
-  if (tier === "Standard" && plan.overwrite && (await currentTier(ssm, name, plan.baseVersion)) === "Advanced") tier = "Advanced";
-  const memory = tierMemory(ssm);
-  let version: number | "exists";
-  try {
-    version = await putValue(ssm, name, value, {
-      tier,
+  const outcome = await limit(() =>
+    putValue(ssm, name, value, {
+      tier: documentTierRequest,
       overwrite: plan.overwrite,
       description: `discovery-sync endpoint document of ${service} (schema version ${plan.form === "single" ? 1 : 2})`,
-    });
-  } catch (error) {
-    // Whatever the parameter is now, the next publish asks SSM instead of trusting this process's last write.
-    memory.delete(name);
-    throw error;
-  }
-  if (version === "exists") {
-    memory.delete(name);
-    return { version: 0, tier, parametersWritten: shardsWritten, conflict: true };
-  }
-  memory.set(name, { version, tier });
-  return { version, tier, parametersWritten: shardsWritten + 1, conflict: version !== plan.baseVersion + 1 };
+    }),
+  );
+  // SSM answers the tier it gave the parameter; should it not, the smallest tier that holds the value is the best guess.
+  const tierOf = (answered: string | undefined) => (answered === "Standard" || answered === "Advanced" ? answered : minimumTierFor(bytes));
+  if (outcome === "exists") return { version: 0, tier: minimumTierFor(bytes), parametersWritten: shardsWritten, conflict: true };
+  return { version: outcome.version, tier: tierOf(outcome.tier), parametersWritten: shardsWritten + 1, conflict: outcome.version !== plan.baseVersion + 1 };
 }
 
 /**
@@ -302,12 +265,14 @@ export function removeShardsAfterPublish(
   name: string,
   plan: SinglePublishPlan | ShardedPublishPlan,
   publishedVersion: number,
+  options: PublishDocumentOptions = {},
 ): Promise<number> {
   return removeUnreferencedShards(ssm, name, {
     referenced: new Set(plan.form === "sharded" ? plan.shards.map((shard) => shard.index) : []),
     candidates: plan.obsoleteShards,
     listOrphans: plan.obsoleteShards.length > 0 || (plan.form === "sharded" && plan.repacked),
     publishedVersion,
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
   });
 }
 
@@ -316,19 +281,19 @@ export function removeShardsAfterPublish(
  * `shardPath(name)`, one level, which IAM authorises on the path itself (`<parameter ARN>/shards`), not on `*`.
  * Pages hold at most 10 parameters and may be short, or empty, while a NextToken is still given: always follow it.
  */
-export async function listShardIndexes(ssm: SSMClient, name: string): Promise<number[]> {
+export async function listShardIndexes(ssm: SSMClient, name: string, limit: RequestLimit = unlimited): Promise<number[]> {
   const path = shardPath(name);
   const indexes: number[] = [];
   let nextToken: string | undefined;
   do {
-    const output = await ssm.send(
+    const output = await limit(() => ssm.send(
       new GetParametersByPathCommand({
         Path: path,
         Recursive: false,
         MaxResults: 10,
         ...(nextToken === undefined ? {} : { NextToken: nextToken }),
       }),
-    );
+    ));
     for (const parameter of output.Parameters ?? []) {
       const match = parameter.Name?.startsWith(`${path}/`) ? /^(0|[1-9]\d*)$/.exec(parameter.Name.slice(path.length + 1)) : null;
       if (match !== null) indexes.push(Number(match[1]));
@@ -347,18 +312,27 @@ export async function listShardIndexes(ssm: SSMClient, name: string): Promise<nu
 export async function removeUnreferencedShards(
   ssm: SSMClient,
   name: string,
-  options: { referenced: ReadonlySet<number>; candidates: readonly number[]; listOrphans: boolean; publishedVersion: number },
+  options: {
+    referenced: ReadonlySet<number>;
+    candidates: readonly number[];
+    listOrphans: boolean;
+    publishedVersion: number;
+    /** Bounds the requests in flight. @default unbounded */
+    limit?: RequestLimit;
+  },
 ): Promise<number> {
-  const found = options.listOrphans ? await listShardIndexes(ssm, name) : [];
+  const limit = options.limit ?? unlimited;
+  const found = options.listOrphans ? await listShardIndexes(ssm, name, limit) : [];
   const doomed = [...new Set([...options.candidates, ...found])].filter((index) => !options.referenced.has(index)).sort((a, b) => a - b);
   if (doomed.length === 0) return 0;
-  const current = await ssm.send(new GetParameterCommand({ Name: name }));
+  const current = await limit(() => ssm.send(new GetParameterCommand({ Name: name })));
   if (current.Parameter?.Version !== options.publishedVersion) return 0;
-  let deleted = 0;
+  const batches: string[][] = [];
   for (let i = 0; i < doomed.length; i += getParametersMaxNames) {
-    const names = doomed.slice(i, i + getParametersMaxNames).map((index) => shardParameterName(name, index));
-    const output = await ssm.send(new DeleteParametersCommand({ Names: names }));
-    deleted += output.DeletedParameters?.length ?? 0;
+    batches.push(doomed.slice(i, i + getParametersMaxNames).map((index) => shardParameterName(name, index)));
   }
-  return deleted;
+  const deleted = await Promise.all(
+    batches.map(async (names) => (await limit(() => ssm.send(new DeleteParametersCommand({ Names: names })))).DeletedParameters?.length ?? 0),
+  );
+  return deleted.reduce((sum, n) => sum + n, 0);
 }

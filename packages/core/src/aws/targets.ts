@@ -5,6 +5,7 @@ import {
   RegisterTargetsCommand,
   type ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { unlimited, type RequestLimit } from "../concurrency.js";
 import type { TargetGroupTarget, TargetRef } from "../plan.js";
 
 /**
@@ -56,20 +57,46 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-/** Registers IP targets with their port. */
-export async function registerTargets(client: ElasticLoadBalancingV2Client, targetGroupArn: string, targets: readonly TargetRef[]) {
-  for (const chunk of chunks(targets)) {
-    await client.send(
-      new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: chunk.map((t) => ({ Id: t.id, Port: t.port })) }),
-    );
-  }
+/**
+ * Registers IP targets with their port, 100 per call, the calls concurrent (bounded by `limit`).
+ *
+ * @example
+ * ```ts
+ * await registerTargets(clients.elbv2, targetGroupArn, [{ id: "10.0.1.5", port: 50051 }]);
+ * ```
+ */
+export async function registerTargets(
+  client: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+  targets: readonly TargetRef[],
+  limit: RequestLimit = unlimited,
+): Promise<void> {
+  await sendInChunks(targets, limit, (Targets) => client.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets })));
 }
 
-/** Deregisters IP targets; ELBv2 treats absent targets as success. */
-export async function deregisterTargets(client: ElasticLoadBalancingV2Client, targetGroupArn: string, targets: readonly TargetRef[]) {
-  for (const chunk of chunks(targets)) {
-    await client.send(
-      new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: chunk.map((t) => ({ Id: t.id, Port: t.port })) }),
-    );
-  }
+/** One call per chunk of 100 targets, the calls concurrent (bounded by `limit`). */
+async function sendInChunks(
+  targets: readonly TargetRef[],
+  limit: RequestLimit,
+  send: (chunk: { Id: string; Port: number }[]) => Promise<unknown>,
+): Promise<void> {
+  await Promise.all(chunks(targets).map((chunk) => limit(() => send(chunk.map((t) => ({ Id: t.id, Port: t.port }))))));
+}
+
+/**
+ * Deregisters IP targets, 100 per call, the calls concurrent (bounded by `limit`); ELBv2 treats absent targets as
+ * success.
+ *
+ * @example
+ * ```ts
+ * await deregisterTargets(clients.elbv2, targetGroupArn, [{ id: "10.0.1.5", port: 50051 }]);
+ * ```
+ */
+export async function deregisterTargets(
+  client: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+  targets: readonly TargetRef[],
+  limit: RequestLimit = unlimited,
+): Promise<void> {
+  await sendInChunks(targets, limit, (Targets) => client.send(new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets })));
 }

@@ -1,0 +1,494 @@
+/**
+ * `reconcileService` against fake AWS clients that record the exact SDK commands they receive, in the style of the
+ * Kubernetes controllers' `expectActions` tests: what reached the API is asserted, not what the code meant to do.
+ * The fake is a small in-memory ECS, Cloud Map, ELBv2 and Parameter Store answering each request one macrotask later;
+ * it knows what is in flight, so it also counts serial waves (a wave: a run of requests with no moment in between
+ * when nothing is in flight) and the most requests in flight at once. No network.
+ */
+import { describe, expect, it } from "vitest";
+import { ECSClient, type Task } from "@aws-sdk/client-ecs";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { InstanceNotFound, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
+import { ParameterAlreadyExists, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { MiddlewareStack } from "@smithy/types";
+import { parseEndpointDocument } from "@discovery-sync/client";
+import {
+  CloudMapServiceCache,
+  parseConfig,
+  reconcileService,
+  ShardValueCache,
+  TaskDefinitionCache,
+  type AwsClients,
+  type ReconcileDependencies,
+  type ReconcileLogger,
+  type ReconcileTrigger,
+  type ServiceConfig,
+} from "@discovery-sync/core";
+
+/** One request a fake client received: the command's name without `Command`, and its input. */
+interface Action {
+  readonly command: string;
+  readonly input: Record<string, unknown>;
+}
+
+type Answer = Record<string, unknown>;
+/** Makes one request fail (thrown from the fake) or wait (resolved when the returned promise settles). */
+type Fault = (action: Action) => Error | Promise<void> | undefined;
+
+const region = "us-east-1";
+const account = "123456789012";
+const clusterName = "workflow";
+const serviceName = "workflow-agent";
+const port = 50051;
+const serviceId = "srv-0123456789abcdef";
+const targetGroupArns = [1, 2].map((n) => `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/agent-${n}/000000000000000${n}`);
+const parameterName = "/discovery/workflow-agent/endpoints";
+const stateName = `${parameterName}/state`;
+const taskDefinitionArn = `arn:aws:ecs:${region}:${account}:task-definition/agent:1`;
+
+const service: ServiceConfig = parseConfig({
+  services: [{ name: serviceName, cluster: clusterName, ecsService: serviceName, port, cloudMapServiceId: serviceId, targetGroupArns, parameterName }],
+}).services[0]!;
+
+/** ECS, Cloud Map, ELBv2 and Parameter Store, as far as a reconcile reads and writes them. */
+class FakeAws {
+  readonly tasks = new Map<string, Task>();
+  readonly instances = new Map<string, Record<string, string>>();
+  readonly targets = new Map<string, Map<string, { id: string; port: number }>>(targetGroupArns.map((arn) => [arn, new Map()]));
+  readonly parameters = new Map<string, { version: number; value: string; tier: string }[]>();
+  readonly actions: Action[] = [];
+  faults: Fault[] = [];
+  waves = 0;
+  maxInFlight = 0;
+  /** The most write requests in flight at once. */
+  maxWritesInFlight = 0;
+  #inFlight = 0;
+  #writesInFlight = 0;
+  #nextTask = 1;
+
+  /** Starts recording afresh (actions, waves, the most in flight). */
+  reset(): void {
+    this.actions.length = 0;
+    this.waves = 0;
+    this.maxInFlight = 0;
+    this.maxWritesInFlight = 0;
+  }
+
+  runTask(): Task {
+    const n = this.#nextTask++;
+    const id = n.toString(16).padStart(32, "0");
+    const task: Task = {
+      taskArn: `arn:aws:ecs:${region}:${account}:task/${clusterName}/${id}`,
+      group: `service:${serviceName}`,
+      lastStatus: "RUNNING",
+      desiredStatus: "RUNNING",
+      healthStatus: "HEALTHY",
+      availabilityZone: "us-east-1a",
+      taskDefinitionArn,
+      version: 3,
+      attachments: [{ type: "eni", details: [{ name: "privateIPv4Address", value: `10.0.${n >> 8}.${n & 255}` }] }],
+    };
+    this.tasks.set(task.taskArn!, task);
+    return task;
+  }
+
+  /** ECS tells the task to stop: it keeps running (draining) until `stop`. */
+  drain(task: Task): void {
+    Object.assign(task, { desiredStatus: "STOPPED", version: (task.version ?? 0) + 1 });
+  }
+
+  stop(task: Task): void {
+    Object.assign(task, { desiredStatus: "STOPPED", lastStatus: "STOPPED", version: (task.version ?? 0) + 1 });
+  }
+
+  clients(): AwsClients {
+    const config = { region, credentials: { accessKeyId: "x", secretAccessKey: "x" }, maxAttempts: 1 };
+    const clients = {
+      ecs: new ECSClient(config),
+      serviceDiscovery: new ServiceDiscoveryClient(config),
+      elbv2: new ElasticLoadBalancingV2Client(config),
+      ssm: new SSMClient(config),
+      sqs: new SQSClient(config),
+    };
+    const stacks: MiddlewareStack<any, any>[] = Object.values(clients).map((client) => client.middlewareStack);
+    for (const stack of stacks) {
+      stack.add(
+        (_next: unknown, context: { commandName?: string }) => async (args: { input: unknown }) => {
+          const command = String(context.commandName).replace(/Command$/, "");
+          const output = await this.#request({ command, input: structuredClone(args.input) as Record<string, unknown> });
+          return { output: { $metadata: {}, ...output }, response: {} };
+        },
+        { step: "initialize", name: "fakeAws" },
+      );
+    }
+    return clients;
+  }
+
+  async #request(action: Action): Promise<Answer> {
+    if (this.#inFlight === 0) this.waves += 1;
+    this.#inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight);
+    const write = writeCommands.has(action.command);
+    if (write) this.maxWritesInFlight = Math.max(this.maxWritesInFlight, ++this.#writesInFlight);
+    this.actions.push(action);
+    try {
+      // Answered a macrotask later, as a network would: requests sent together are in flight together.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const fault of this.faults) {
+        const effect = fault(action);
+        if (effect instanceof Error) throw effect;
+        if (effect !== undefined) await effect;
+      }
+      return this.#answer(action);
+    } finally {
+      this.#inFlight -= 1;
+      if (write) this.#writesInFlight -= 1;
+    }
+  }
+
+  #answer({ command, input }: Action): Answer {
+    switch (command) {
+      case "ListTasks":
+        return {
+          taskArns: [...this.tasks.values()].filter((t) => (t.desiredStatus === "RUNNING") === (input.desiredStatus === "RUNNING")).map((t) => t.taskArn),
+        };
+      case "DescribeTasks":
+        return { tasks: (input.tasks as string[]).flatMap((arn) => (this.tasks.has(arn) ? [structuredClone(this.tasks.get(arn)!)] : [])) };
+      case "DescribeTaskDefinition":
+        return { taskDefinition: { taskDefinitionArn, networkMode: "awsvpc", containerDefinitions: [{ name: "agent" }] } };
+      case "GetService":
+        return { Service: { Id: serviceId } };
+      case "ListOperations":
+        return { Operations: [] };
+      case "ListInstances":
+        return { Instances: [...this.instances].map(([Id, Attributes]) => ({ Id, Attributes })) };
+      case "RegisterInstance":
+        this.instances.set(String(input.InstanceId), input.Attributes as Record<string, string>);
+        return { OperationId: `op-register-${String(input.InstanceId)}` };
+      case "DeregisterInstance":
+        if (!this.instances.delete(String(input.InstanceId))) throw new InstanceNotFound({ message: String(input.InstanceId), $metadata: {} });
+        return { OperationId: `op-deregister-${String(input.InstanceId)}` };
+      case "DescribeTargetGroups":
+        return { TargetGroups: [{ TargetGroupArn: (input.TargetGroupArns as string[])[0], TargetType: "ip" }] };
+      case "DescribeTargetHealth":
+        return {
+          TargetHealthDescriptions: [...this.targets.get(String(input.TargetGroupArn))!.values()].map((t) => ({
+            Target: { Id: t.id, Port: t.port },
+            TargetHealth: { State: "healthy" },
+          })),
+        };
+      case "RegisterTargets":
+      case "DeregisterTargets": {
+        const group = this.targets.get(String(input.TargetGroupArn))!;
+        for (const target of input.Targets as { Id: string; Port: number }[]) {
+          if (command === "RegisterTargets") group.set(`${target.Id}:${target.Port}`, { id: target.Id, port: target.Port });
+          else group.delete(`${target.Id}:${target.Port}`);
+        }
+        return {};
+      }
+      case "GetParameter": {
+        const latest = this.parameters.get(String(input.Name))?.at(-1);
+        if (latest === undefined) throw new ParameterNotFound({ message: String(input.Name), $metadata: {} });
+        return { Parameter: { Name: input.Name, Value: latest.value, Version: latest.version, Type: "String" } };
+      }
+      case "PutParameter": {
+        const name = String(input.Name);
+        const history = this.parameters.get(name) ?? [];
+        if (history.length > 0 && input.Overwrite !== true) throw new ParameterAlreadyExists({ message: name, $metadata: {} });
+        const tier =
+          input.Tier === "Intelligent-Tiering"
+            ? history.at(-1)?.tier === "Advanced" || Buffer.byteLength(String(input.Value)) > 4_096
+              ? "Advanced"
+              : "Standard"
+            : String(input.Tier);
+        const version = (history.at(-1)?.version ?? 0) + 1;
+        this.parameters.set(name, [...history, { version, value: String(input.Value), tier }]);
+        return { Version: version, Tier: tier };
+      }
+      case "GetParameters": {
+        // `name:version` selectors, as the writer reads a sharded document's shards.
+        const found = (input.Names as string[]).flatMap((selector) => {
+          const [name, version] = selector.split(/:(?=\d+$)/) as [string, string | undefined];
+          const match = this.parameters.get(name)?.find((v) => version === undefined || v.version === Number(version));
+          return match === undefined ? [] : [{ Name: name, Value: match.value, Version: match.version }];
+        });
+        return { Parameters: found, InvalidParameters: [] };
+      }
+      case "GetParametersByPath": {
+        const path = String(input.Path);
+        const children = [...this.parameters.keys()].filter((n) => n.startsWith(`${path}/`) && !n.slice(path.length + 1).includes("/"));
+        return { Parameters: children.map((Name) => ({ Name })) };
+      }
+      case "DeleteParameters": {
+        const names = (input.Names as string[]).filter((name) => this.parameters.delete(name));
+        return { DeletedParameters: names };
+      }
+      default:
+        throw new Error(`the fake does not answer ${command}`);
+    }
+  }
+
+  document() {
+    return parseEndpointDocument(this.parameters.get(parameterName)!.at(-1)!.value);
+  }
+}
+
+const silentLogger: ReconcileLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The dependencies of one warm Lambda container: caches of its own, so tests share nothing. */
+function dependencies(aws: FakeAws): ReconcileDependencies {
+  return {
+    clients: aws.clients(),
+    logger: silentLogger,
+    taskDefinitions: new TaskDefinitionCache(),
+    cloudMapServices: new CloudMapServiceCache(),
+    shardValues: new ShardValueCache(),
+  };
+}
+
+/** A fake AWS with `count` ready tasks, converged by a first reconcile, its actions then forgotten. */
+async function convergedWorld(count: number) {
+  const aws = new FakeAws();
+  const tasks = Array.from({ length: count }, () => aws.runTask());
+  const deps = dependencies(aws);
+  const first = await reconcileService(service, [sweep()], deps);
+  expect(first.error).toBeUndefined();
+  aws.reset();
+  return { aws, tasks, deps };
+}
+
+const sweep = (): ReconcileTrigger => ({ kind: "sweep", at: "2026-11-28T10:00:00.000Z" });
+const eventOf = (task: Task): ReconcileTrigger => ({
+  kind: "event",
+  eventId: `event-${task.taskArn}`,
+  taskArn: task.taskArn!,
+  taskVersion: task.version!,
+  lastStatus: task.lastStatus!,
+  desiredStatus: task.desiredStatus!,
+  at: "2026-11-28T10:00:00.000Z",
+});
+const taskIdOf = (task: Task) => task.taskArn!.slice(task.taskArn!.lastIndexOf("/") + 1);
+const ipOf = (task: Task) => task.attachments![0]!.details![0]!.value!;
+const writeCommands = new Set(["RegisterInstance", "DeregisterInstance", "RegisterTargets", "DeregisterTargets", "PutParameter", "DeleteParameters"]);
+const writesOf = (actions: readonly Action[]) => actions.filter((a) => writeCommands.has(a.command));
+/** Actions in a stable order: concurrent requests may be sent in any order. */
+const sorted = (actions: readonly Action[]) =>
+  [...actions].sort((a, b) => `${a.command} ${JSON.stringify(a.input)}`.localeCompare(`${b.command} ${JSON.stringify(b.input)}`));
+
+describe("reconcileService, the exact requests it sends", () => {
+  it("a converged service makes reads only, in two serial waves", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(3);
+
+    // Act
+    const result = await reconcileService(service, [eventOf(tasks[0]!)], deps);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(result.record.outcome).toBe("converged");
+    expect(sorted(aws.actions)).toEqual(
+      sorted([
+        { command: "ListTasks", input: { cluster: clusterName, serviceName, desiredStatus: "RUNNING" } },
+        { command: "ListTasks", input: { cluster: clusterName, serviceName, desiredStatus: "STOPPED" } },
+        { command: "DescribeTasks", input: { cluster: clusterName, tasks: tasks.map((t) => t.taskArn) } },
+        { command: "GetParameter", input: { Name: parameterName } },
+        { command: "GetParameter", input: { Name: stateName } },
+        { command: "ListOperations", input: expect.objectContaining({ Filters: expect.arrayContaining([{ Name: "SERVICE_ID", Condition: "EQ", Values: [serviceId] }]) }) },
+        { command: "ListInstances", input: { ServiceId: serviceId, MaxResults: 100 } },
+        ...targetGroupArns.map((arn) => ({ command: "DescribeTargetHealth", input: { TargetGroupArn: arn } })),
+      ]),
+    );
+    expect(aws.waves).toBeLessThanOrEqual(2);
+  });
+
+  it("a draining task is deregistered from Cloud Map and every target group, with exactly one document write", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(3);
+    const victim = tasks[1]!;
+    aws.drain(victim);
+    const documentBefore = aws.document();
+
+    // Act
+    const result = await reconcileService(service, [eventOf(victim)], deps);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(sorted(writesOf(aws.actions))).toEqual(
+      sorted([
+        { command: "DeregisterInstance", input: { ServiceId: serviceId, InstanceId: taskIdOf(victim) } },
+        ...targetGroupArns.map((arn) => ({ command: "DeregisterTargets", input: { TargetGroupArn: arn, Targets: [{ Id: ipOf(victim), Port: port }] } })),
+        {
+          command: "PutParameter",
+          input: expect.objectContaining({ Name: parameterName, Tier: "Intelligent-Tiering", Overwrite: true }),
+        },
+        // The task is remembered out of the ready set, so that a stale read of it later is recognised.
+        { command: "PutParameter", input: expect.objectContaining({ Name: stateName, Tier: "Standard", Overwrite: true }) },
+      ]),
+    );
+    const document = aws.document();
+    expect(document.revision).toBe(documentBefore.revision + 1);
+    expect(document.endpoints.map((e) => e.taskId)).not.toContain(taskIdOf(victim));
+    expect(document.draining).toEqual([{ address: ipOf(victim), port, zone: "us-east-1a", taskId: taskIdOf(victim) }]);
+    // Reads (two waves) and one wave of writes.
+    expect(aws.waves).toBeLessThanOrEqual(3);
+    expect(result.record.writes).toMatchObject({ cloudMapDeregistered: 1, targetsDeregistered: 2, documentsPublished: 1 });
+  });
+
+  it("a task that starts is registered everywhere and published in three serial waves", async () => {
+    // Prepare
+    const { aws, deps } = await convergedWorld(3);
+    const started = aws.runTask();
+
+    // Act
+    const result = await reconcileService(service, [eventOf(started)], deps);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(sorted(writesOf(aws.actions))).toEqual(
+      sorted([
+        { command: "RegisterInstance", input: expect.objectContaining({ ServiceId: serviceId, InstanceId: taskIdOf(started) }) },
+        ...targetGroupArns.map((arn) => ({ command: "RegisterTargets", input: { TargetGroupArn: arn, Targets: [{ Id: ipOf(started), Port: port }] } })),
+        { command: "PutParameter", input: expect.objectContaining({ Name: parameterName }) },
+      ]),
+    );
+    expect(aws.waves).toBeLessThanOrEqual(3);
+  });
+
+  it("one failed write: every other write is still made, and the error names the service and the resource", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(3);
+    const victim = tasks[0]!;
+    aws.stop(victim);
+    const [broken, healthy] = targetGroupArns as [string, string];
+    aws.faults = [(a) => (a.command === "DeregisterTargets" && a.input.TargetGroupArn === broken ? new Error("AccessDenied: not allowed") : undefined)];
+
+    // Act
+    const result = await reconcileService(service, [eventOf(victim)], deps);
+
+    // Assess
+    expect(result.record.outcome).toBe("failed");
+    expect(result.error?.message).toContain(`service ${serviceName}`);
+    expect(result.error?.message).toContain(`targets.deregister ${broken}: AccessDenied: not allowed`);
+    expect(result.retryable).toBe(true);
+    const writes = writesOf(aws.actions);
+    expect(writes.filter((a) => a.command === "DeregisterTargets").map((a) => a.input.TargetGroupArn).sort()).toEqual([broken, healthy].sort());
+    expect(writes.filter((a) => a.command === "DeregisterInstance").map((a) => a.input.InstanceId)).toEqual([taskIdOf(victim)]);
+    expect(writes.filter((a) => a.command === "PutParameter" && a.input.Name === parameterName)).toHaveLength(1);
+    expect(aws.instances.has(taskIdOf(victim))).toBe(false);
+    expect(aws.targets.get(healthy)!.has(`${ipOf(victim)}:${port}`)).toBe(false);
+    expect(aws.targets.get(broken)!.has(`${ipOf(victim)}:${port}`)).toBe(true);
+    expect(aws.document().endpoints.map((e) => e.taskId)).not.toContain(taskIdOf(victim));
+    expect(result.record.writes).toMatchObject({ cloudMapDeregistered: 1, targetsDeregistered: 1, documentsPublished: 1 });
+  });
+
+  it("publishes the document while Cloud Map and target group writes are still in flight", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(2);
+    const victim = tasks[0]!;
+    aws.stop(victim);
+    let documentWritten!: () => void;
+    const documentSeen = new Promise<void>((resolve) => (documentWritten = resolve));
+    aws.faults = [
+      (a) => {
+        if (a.command === "PutParameter" && a.input.Name === parameterName) documentWritten();
+        // Cloud Map and ELB answer only once the document's write has arrived: a reconcile that published after
+        // them would never get there.
+        return a.command === "DeregisterInstance" || a.command === "DeregisterTargets" ? documentSeen : undefined;
+      },
+    ];
+
+    // Act
+    const result = await Promise.race([
+      reconcileService(service, [eventOf(victim)], deps),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the document waited for the Cloud Map and ELB writes")), 2_000)),
+    ]);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(aws.document().endpoints.map((e) => e.taskId)).toEqual([taskIdOf(tasks[1]!)]);
+  });
+});
+
+describe("reconcileService, which stopped tasks it describes", () => {
+  it("describes a stopped task while the document names it, and not once it is out of everything published", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(3);
+    const victim = tasks[2]!;
+    aws.stop(victim);
+    const described = () => aws.actions.filter((a) => a.command === "DescribeTasks").flatMap((a) => a.input.tasks as string[]);
+
+    // Act: the reconcile that takes it out, then one triggered by another task.
+    await reconcileService(service, [eventOf(victim)], deps);
+    const whileNamed = described();
+    aws.reset();
+    const later = await reconcileService(service, [eventOf(tasks[0]!)], deps);
+
+    // Assess
+    expect(whileNamed).toContain(victim.taskArn);
+    expect(later.error).toBeUndefined();
+    expect(later.record.outcome).toBe("converged");
+    expect(described().sort()).toEqual([tasks[0]!.taskArn, tasks[1]!.taskArn].sort());
+  });
+
+  it("the sweep still describes every task ECS lists as told to stop, and finds a draining task nothing named", async () => {
+    // Prepare: a task that never was ready (unhealthy) is told to stop; its events were lost.
+    const { aws, tasks, deps } = await convergedWorld(2);
+    const quiet = aws.runTask();
+    Object.assign(quiet, { healthStatus: "UNHEALTHY" });
+    await reconcileService(service, [eventOf(tasks[0]!)], deps);
+    aws.drain(quiet);
+    aws.reset();
+
+    // Act
+    const byEvent = await reconcileService(service, [eventOf(tasks[0]!)], deps);
+    const describedByEvent = aws.actions.filter((a) => a.command === "DescribeTasks").flatMap((a) => a.input.tasks as string[]);
+    const bySweep = await reconcileService(service, [sweep()], deps);
+
+    // Assess
+    expect(byEvent.record.tasks.draining).toBe(0);
+    expect(describedByEvent).not.toContain(quiet.taskArn);
+    expect(bySweep.error).toBeUndefined();
+    expect(aws.document().draining.map((e) => e.taskId)).toEqual([taskIdOf(quiet)]);
+  });
+});
+
+describe("reconcileService, bounded fan-out", () => {
+  it("never has more requests in flight than maxConcurrentRequests, and still makes every write", async () => {
+    // Prepare
+    const aws = new FakeAws();
+    for (let i = 0; i < 120; i++) aws.runTask();
+    const deps: ReconcileDependencies = { ...dependencies(aws), maxConcurrentRequests: 8 };
+
+    // Act
+    const result = await reconcileService(service, [sweep()], deps);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(aws.actions.filter((a) => a.command === "RegisterInstance")).toHaveLength(120);
+    expect(aws.instances.size).toBe(120);
+    // Writes fan out up to the bound, never past it.
+    expect(aws.maxWritesInFlight).toBe(8);
+  });
+
+  it("defaults to the SDK's socket pool: at most 50 requests in flight", async () => {
+    // Prepare
+    const aws = new FakeAws();
+    for (let i = 0; i < 200; i++) aws.runTask();
+
+    // Act
+    const result = await reconcileService(service, [sweep()], dependencies(aws));
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(aws.instances.size).toBe(200);
+    expect(aws.maxWritesInFlight).toBe(50);
+  });
+
+  it("refuses a bound that is not a positive integer, naming the value", async () => {
+    const aws = new FakeAws();
+    const result = await reconcileService(service, [sweep()], { ...dependencies(aws), maxConcurrentRequests: 0 }).catch((e: unknown) => e);
+    expect(result).toBeInstanceOf(RangeError);
+    expect((result as Error).message).toBe("maxConcurrentRequests must be a positive integer (given 0)");
+  });
+});
