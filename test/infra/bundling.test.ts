@@ -3,6 +3,7 @@
  * (NodejsFunction, local esbuild, the `source` condition), once. Checks the assets and that each bundle starts.
  */
 import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,15 +60,30 @@ afterAll(() => {
 });
 
 describe("DiscoverySync stack with the functions bundled", () => {
-  it("bundles each function into an ESM asset of its own, run as index.handler on nodejs22.x", () => {
+  it("bundles each function into an ESM asset of its own, run as index.handler on nodejs24.x, without source maps", () => {
     const bundles = ROLES.map(bundleOf);
     for (const [i, role] of ROLES.entries()) {
       const fn = synthesised.json.Resources[synthesised.functionIds[role]]!.Properties!;
-      expect(fn).toMatchObject({ Handler: "index.handler", Runtime: "nodejs22.x" });
+      expect(fn).toMatchObject({ Handler: "index.handler", Runtime: "nodejs24.x" });
       expect(existsSync(bundles[i]!), `${role}: ${bundles[i]}`).toBe(true);
-      expect(existsSync(`${bundles[i]}.map`)).toBe(true);
+      expect(existsSync(`${bundles[i]}.map`)).toBe(false);
     }
     expect(new Set(bundles).size).toBe(3);
+  });
+
+  it.each(ROLES)("%s: the bundle holds zod's English messages and no other locale (zod/mini, not the classic entry)", (role) => {
+    const bundle = readFileSync(bundleOf(role), "utf8");
+    // The classic entry bundles every locale; two of their messages stand for all.
+    expect(bundle).not.toContain("Ungültige Eingabe");
+    expect(bundle).not.toContain("無効な入力");
+    expect(bundle).toContain("Invalid input: expected");
+  });
+
+  it("resolves one copy of Powertools' commons for batch, logger and metrics (batch pins its version exactly)", () => {
+    const fromCore = createRequire(path.join(repoRoot, "packages/core/package.json"));
+    const commonsOf = (pkg: string) => createRequire(fromCore.resolve(pkg)).resolve("@aws-lambda-powertools/commons");
+    const copies = new Set(["@aws-lambda-powertools/batch", "@aws-lambda-powertools/logger", "@aws-lambda-powertools/metrics"].map(commonsOf));
+    expect([...copies]).toHaveLength(1);
   });
 
   it.each(ROLES)("%s: the bundle carries the AWS SDK operations its source sends (the IAM check's input)", (role) => {

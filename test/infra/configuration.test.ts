@@ -153,8 +153,8 @@ describe("configuration in an SSM parameter", () => {
               ...documents.flatMap((d) => [`ssm:GetParameter ${d}/state`, `ssm:PutParameter ${d}/state`]),
               // A large document's shards, under the document's own path only.
               ...documents.flatMap((d) => ["DeleteParameters", "GetParameters", "PutParameter"].map((a) => `ssm:${a} ${d}/shards/*`)),
-              // Each document's tier (from its history), and the shards that exist under its shard path (orphans).
-              ...documents.flatMap((d) => [`ssm:GetParameterHistory ${d}`, `ssm:GetParametersByPath ${d}/shards`]),
+              // The shards that exist under each document's shard path (orphans).
+              ...documents.flatMap((d) => [`ssm:GetParametersByPath ${d}/shards`]),
             ]
           : [`ssm:GetParameter ${configArn}`];
       expect(ssm.sort(), role).toEqual(expected.sort());

@@ -49,11 +49,15 @@ const props = (id: string): Record<string, any> => json.Resources[id]!.Propertie
 const arnOf = (id: string) => ({ "Fn::GetAtt": [id, "Arn"] });
 
 describe("EventBridge rule for ECS task state changes", () => {
-  it("matches source aws.ecs and detail-type ECS Task State Change of the configured cluster and service only", () => {
+  it("matches source aws.ecs and detail-type ECS Task State Change of the configured cluster and service only, at the steps that can change what is published", () => {
     expect(resolve(props(ids.rule)["EventPattern"])).toEqual({
       source: ["aws.ecs"],
       "detail-type": ["ECS Task State Change"],
-      detail: { clusterArn: [`${ARN}:cluster/workflow`], group: ["service:workflow-agent"] },
+      detail: {
+        clusterArn: [`${ARN}:cluster/workflow`],
+        group: ["service:workflow-agent"],
+        lastStatus: ["RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"],
+      },
     });
   });
 
@@ -68,6 +72,7 @@ describe("EventBridge rule for ECS task state changes", () => {
           { clusterArn: [`${ARN}:cluster/workflow`], group: ["service:billing-api", "service:workflow-agent"] },
           { clusterArn: [`${ARN}:cluster/batch`], group: ["service:reports"] },
         ],
+        lastStatus: ["RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"],
       },
     });
   });
@@ -135,9 +140,11 @@ describe("SQS queues", () => {
 });
 
 describe("functions", () => {
-  it.each(ROLES)("%s runs on nodejs22.x with the Powertools environment and its own log group with retention", (role) => {
+  it.each(ROLES)("%s runs on nodejs24.x with the Powertools environment and its own log group with retention", (role) => {
     const fn = props(ids[role]);
-    expect(fn["Runtime"]).toBe("nodejs22.x");
+    expect(fn["Runtime"]).toBe("nodejs24.x");
+    // No source maps in the bundles, so nothing for --enable-source-maps to load (handlerBundling says why).
+    expect(fn["Environment"]["Variables"]["NODE_OPTIONS"]).toBeUndefined();
     expect(fn["Environment"]["Variables"]).toMatchObject({
       POWERTOOLS_SERVICE_NAME: "discovery-sync",
       POWERTOOLS_METRICS_NAMESPACE: "DiscoverySync",

@@ -7,9 +7,10 @@
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { isolatedAccount } from "../support/aws.js";
+import { putEventsInTens } from "./support/putEvents.js";
 import { resolve, type PseudoParameters } from "./support/cfn.js";
 import { logicalIdOf, repoRoot, synthControlPlane } from "./support/stacks.js";
 
@@ -104,20 +105,7 @@ describe("the task-state rule's event pattern, on the emulator's EventBridge", (
 
     // Act: every case, ten per PutEvents.
     const all = cases().map(([, event]) => event);
-    for (let i = 0; i < all.length; i += 10) {
-      const out = await events.send(
-        new PutEventsCommand({
-          Entries: all.slice(i, i + 10).map((e) => ({
-            Source: e.source,
-            DetailType: e["detail-type"],
-            Detail: JSON.stringify(e.detail),
-            Resources: e.resources,
-            Time: new Date(e.time),
-          })),
-        }),
-      );
-      expect(out.FailedEntryCount ?? 0).toBe(0);
-    }
+    expect(await putEventsInTens(events, all)).toBe(0);
     delivered = new Set<string>();
     for (;;) {
       const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));

@@ -182,8 +182,8 @@ describe("Route 53: record changes of the Cloud Map services' namespaces only", 
   });
 });
 
-describe("Parameter Store: the document's tier and its shard listing without a * grant", () => {
-  it("reads the tier from each document's history and lists shards on each document's shard path, and nothing on *", () => {
+describe("Parameter Store: the document's shard listing without a * grant", () => {
+  it("lists shards on each document's shard path, reads no tier (Intelligent-Tiering picks it), and nothing on *", () => {
     const statements = reconcileStatements({
       config: {
         services: [
@@ -192,11 +192,8 @@ describe("Parameter Store: the document's tier and its shard listing without a *
         ],
       },
     });
-    expect(statements.get("EndpointDocumentTier")).toMatchObject({
-      actions: ["ssm:GetParameterHistory"],
-      // The documents only: not the writer's state beside them, nor the shards.
-      resources: ["arn:aws:ssm:us-east-1:123456789012:parameter/discovery/a/endpoints", "arn:aws:ssm:us-east-1:123456789012:parameter/flat-b"],
-    });
+    // The writer asks for Intelligent-Tiering, so nothing reads a document's tier (no GetParameterHistory).
+    expect(statements.get("EndpointDocumentTier")).toBeUndefined();
     expect(statements.get("EndpointDocumentShardList")).toMatchObject({
       actions: ["ssm:GetParametersByPath"],
       // GetParametersByPath is authorised on the path of the request: `/discovery/a/endpoints/shards`, `/flat-b/shards`.

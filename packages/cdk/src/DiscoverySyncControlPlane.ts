@@ -13,6 +13,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import * as ssm from "aws-cdk-lib/aws-ssm";
 import { Construct } from "constructs";
 import type { DiscoverySyncConfig } from "@discovery-sync/core";
+import { handlerBundling } from "./bundling.js";
 import { validateConfig } from "./config.js";
 import {
   CONFIG_ENV_VAR,
@@ -22,6 +23,7 @@ import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES,
   QUEUE_URL_ENV_VAR,
   SSM_ADVANCED_LIMIT_BYTES,
+  TASK_EVENT_LAST_STATUSES,
   SSM_STANDARD_LIMIT_BYTES,
 } from "./constants.js";
 import { clusterArn, reconcileStatements } from "./permissions.js";
@@ -261,13 +263,13 @@ export class DiscoverySyncControlPlane extends Construct {
     });
 
     // --- Configuration delivery -----------------------------------------------------------------------------------
-    const configJson = validated.hasTokens ? stack.toJsonString(this.config) : JSON.stringify(this.config);
+    // The configuration as given: the handlers' schema refuses the fields parseConfig derives (clusterName, ...).
+    const configJson = validated.hasTokens ? stack.toJsonString(validated.document) : JSON.stringify(validated.document);
     const baseEnvironment: Record<string, string> = {
       POWERTOOLS_SERVICE_NAME: settings.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: settings.metricsNamespace,
       POWERTOOLS_LOG_LEVEL: settings.logLevel,
-      // Lambda adds no AWS_NODEJS_CONNECTION_REUSE_ENABLED need on SDK v3 (keep-alive is the default).
-      NODE_OPTIONS: "--enable-source-maps",
+      // No NODE_OPTIONS=--enable-source-maps: the bundles carry no source maps (see handlerBundling for why).
     };
     // Lambda measures the environment as the JSON of the variables map (its error quotes the "String measured":
     // {"KEY":"value",...}): quotes, separators and the escaping of the JSON configuration count, about one byte per
@@ -480,7 +482,8 @@ export class DiscoverySyncControlPlane extends Construct {
     });
     const common = {
       description: options.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      // HANDLER_RUNTIME_NAME (./bundling.ts) names it for scripts that cannot load aws-cdk-lib.
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: options.timeout,
       memorySize: options.memorySize,
@@ -510,17 +513,15 @@ export class DiscoverySyncControlPlane extends Construct {
       bundling: {
         // Local esbuild (a root devDependency); never Docker, so synthesis works offline and in tests.
         forceDockerBundling: false,
+        // The settings, and why each, are in handlerBundling (./bundling.ts), which the cold-start benchmark uses too.
         format: nodejs.OutputFormat.ESM,
-        target: "node22",
-        minify: true,
-        sourceMap: true,
-        // Workspace packages export their TypeScript sources under the "source" condition.
-        esbuildArgs: { "--conditions": "source" },
-        mainFields: ["module", "main"],
-        // Bundle the pinned AWS SDK v3 clients instead of using the runtime's copy, whose version drifts.
+        target: handlerBundling.target,
+        minify: handlerBundling.minify,
+        sourceMap: handlerBundling.sourceMap,
+        esbuildArgs: { "--conditions": handlerBundling.conditions.join(",") },
+        mainFields: [...handlerBundling.mainFields],
         externalModules: [],
-        // ESM output still meets CommonJS dependencies that call require().
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        banner: handlerBundling.banner,
       },
     });
   }
@@ -642,19 +643,19 @@ function defaultFunctionsDir(): string {
 /**
  * The `detail` part of the task-state rule's pattern: the configured clusters, each with the service groups
  * (`service:<ecsService>`) configured in it, so that an event reaches the router only for a configured
- * (cluster, service) pair. Several clusters are combined with `$or`.
+ * (cluster, service) pair, and only at a `lastStatus` that can change what is published ({@link TASK_EVENT_LAST_STATUSES}).
+ * Several clusters are combined with `$or`.
  */
 function taskEventDetailPattern(stack: Stack, config: DiscoverySyncConfig): Record<string, unknown> {
-  // Grouped by the cluster as configured (a name or an ARN); ARNs are made once per cluster.
-  const groupsByCluster = new Map<string, Set<string>>();
+  // Grouped by the cluster as configured (its ARN, or its name); ARNs are made once per cluster.
+  const groupsByCluster = new Map<string, { arn: string; groups: Set<string> }>();
   for (const service of config.services) {
-    const groups = groupsByCluster.get(service.cluster) ?? new Set<string>();
-    groups.add(`service:${service.ecsService}`);
-    groupsByCluster.set(service.cluster, groups);
+    const key = service.clusterArn ?? service.clusterName;
+    const entry = groupsByCluster.get(key) ?? { arn: clusterArn(stack, service), groups: new Set<string>() };
+    entry.groups.add(`service:${service.ecsService}`);
+    groupsByCluster.set(key, entry);
   }
-  const alternatives = [...groupsByCluster].map(([cluster, groups]) => ({
-    clusterArn: [clusterArn(stack, cluster)],
-    group: [...groups].sort(),
-  }));
-  return alternatives.length === 1 ? alternatives[0]! : { $or: alternatives };
+  const alternatives = [...groupsByCluster.values()].map(({ arn, groups }) => ({ clusterArn: [arn], group: [...groups].sort() }));
+  const lastStatus = [...TASK_EVENT_LAST_STATUSES];
+  return alternatives.length === 1 ? { ...alternatives[0]!, lastStatus } : { $or: alternatives, lastStatus };
 }

@@ -33,8 +33,16 @@ const LONGEST_SCOPE: ArnScope = { partition: "aws-iso-b", region: "ap-southeast-
 
 /** A configuration checked at synth time, with the tokens it may contain. */
 export interface ValidatedConfig {
-  /** The configuration as given (tokens kept), to serialise into the environment or a parameter. */
+  /**
+   * The configuration as parsed (tokens kept), with the fields `parseConfig` derives (`clusterName`, `clusterArn`):
+   * what the construct derives the event pattern and the IAM policies from.
+   */
   readonly config: DiscoverySyncConfig;
+  /**
+   * The configuration as given (tokens kept), to serialise into the environment or a parameter: the handlers parse
+   * it again, and their schema refuses the derived fields.
+   */
+  readonly document: unknown;
   /** Size in bytes of the JSON once CloudFormation has resolved the tokens (an upper bound when there are tokens). */
   readonly estimatedBytes: number;
   /** The JSON with the longest possible values in place of the tokens: what {@link estimatedBytes} measures. */
@@ -141,13 +149,27 @@ export function validateConfig(input: unknown, source = "configuration", scope?:
   }
   if (stack !== undefined) checkStackEnvironment(parsed, stack, source);
   // parseConfig validated the probe; the estimate measures the same configuration with the longest values.
-  const estimatedJson = hasTokens ? JSON.stringify(size) : JSON.stringify(parsed);
+  const estimatedJson = JSON.stringify(size);
   return {
-    // parseConfig returns the placeholders; deploy the caller's values (parsed shape, original token strings).
-    config: hasTokens ? (input as DiscoverySyncConfig) : parsed,
+    // parseConfig returns the placeholders; deploy the caller's values (original token strings) with the fields
+    // parseConfig derives from literal ones (the cluster, never a token).
+    config: hasTokens ? withCallerValues(parsed, input) : parsed,
+    document: input,
     estimatedBytes: Buffer.byteLength(estimatedJson, "utf8"),
     estimatedJson,
     hasTokens,
+  };
+}
+
+/** The parsed configuration with the caller's own values (tokens) in place of the placeholders validated. */
+function withCallerValues(parsed: DiscoverySyncConfig, input: unknown): DiscoverySyncConfig {
+  const given = isRecord(input) && Array.isArray(input["services"]) ? input["services"] : [];
+  return {
+    ...parsed,
+    services: parsed.services.map((service, i) => {
+      const { clusterName, clusterArn } = service;
+      return { ...(given[i] as typeof service), clusterName, ...(clusterArn === undefined ? {} : { clusterArn }) };
+    }),
   };
 }
 

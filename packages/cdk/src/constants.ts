@@ -85,3 +85,14 @@ export const RECONCILE_RECORD = {
   errorMessage: "reconcile.error.message",
   errorReasons: "reconcile.error.reasons",
 } as const;
+
+/**
+ * The `lastStatus` values the task-state rule lets through to the router: the only steps of a task at which an event
+ * can change what is published (the router's `routeTaskEvent` decides on the rest, by desiredStatus and health). A
+ * task is published while RUNNING and listed as draining while told to stop and still alive (RUNNING, DEACTIVATING,
+ * STOPPING); it leaves the document at STOPPED. PROVISIONING, PENDING and ACTIVATING come before a task can be
+ * published, and DEPROVISIONING is always followed by STOPPED, so their events (about half of a task's) never invoke
+ * the router. `test/infra/event-lifecycle.test.ts` checks, over generated task lifecycles on the emulator's
+ * EventBridge, that the rule drops no event the router would enqueue.
+ */
+export const TASK_EVENT_LAST_STATUSES = ["RUNNING", "DEACTIVATING", "STOPPING", "STOPPED"] as const;

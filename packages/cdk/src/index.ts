@@ -9,6 +9,7 @@
  * @packageDocumentation
  */
 export * from "./constants.js";
+export { esbuildOptionsOf, handlerBundling, HANDLER_RUNTIME_NAME, type HandlerBundling } from "./bundling.js";
 export { validateConfig, type ValidatedConfig } from "./config.js";
 export {
   DiscoverySyncControlPlane,

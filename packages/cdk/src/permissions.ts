@@ -8,6 +8,7 @@ import {
   type CloudMapDnsConfig,
   type ConfigIssue,
   type DiscoverySyncConfig,
+  type ServiceConfig,
 } from "@discovery-sync/core";
 
 /**
@@ -28,7 +29,7 @@ export function reconcileStatements(
   options: ReconcileStatementOptions,
 ): iam.PolicyStatement[] {
   const stack = Stack.of(scope);
-  const clusterArns = unique(config.services.map((s) => clusterArn(stack, s.cluster)));
+  const clusterArns = unique(config.services.map((s) => clusterArn(stack, s)));
   const statements: iam.PolicyStatement[] = [
     new iam.PolicyStatement({
       sid: "EcsListTasks",
@@ -118,13 +119,6 @@ export function reconcileStatements(
       // A large document's shards live under the parameter's own path (`<parameter>/shards/<i>`), and nowhere else.
       actions: ["ssm:DeleteParameters", "ssm:GetParameters", "ssm:PutParameter"],
       resources: unique(config.services.map((s) => `${parameterArn(stack, shardPath(s.parameterName))}/*`)),
-    }),
-    new iam.PolicyStatement({
-      sid: "EndpointDocumentTier",
-      // A document's tier (an Advanced parameter stays Advanced: SSM never downgrades), read from its history when this
-      // process did not write the version the plan read. On the document only, not on the writer's state beside it.
-      actions: ["ssm:GetParameterHistory"],
-      resources: unique(config.services.map((s) => parameterArn(stack, s.parameterName))),
     }),
     new iam.PolicyStatement({
       sid: "EndpointDocumentShardList",
@@ -280,12 +274,12 @@ export function parameterArn(stack: Stack, name: string): string {
 }
 
 /**
- * ARN of a configured cluster (a name or an ARN).
+ * ARN of a configured cluster: the ARN given, or the one the stack's account and Region give its name.
  *
  * @internal
  */
-export function clusterArn(stack: Stack, cluster: string): string {
-  return cluster.startsWith("arn:") ? cluster : stack.formatArn({ service: "ecs", resource: "cluster", resourceName: cluster });
+export function clusterArn(stack: Stack, service: Pick<ServiceConfig, "clusterName" | "clusterArn">): string {
+  return service.clusterArn ?? stack.formatArn({ service: "ecs", resource: "cluster", resourceName: service.clusterName });
 }
 
 function unique<T>(values: readonly T[]): T[] {
