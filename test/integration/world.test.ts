@@ -26,7 +26,7 @@ import {
   taskStateChangeEvent,
   type WorldClients,
 } from "@discovery-sync/emulator";
-import { createAwsClients, createReconcileHandler, createRouteHandler, parseConfig, type ServiceConfig } from "@discovery-sync/core";
+import { createAwsClients, createReconcileHandler, createRouteHandler, parseConfig, type ServiceConfigInput } from "@discovery-sync/core";
 import { ListInstancesCommand } from "@aws-sdk/client-servicediscovery";
 import { DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
@@ -439,8 +439,8 @@ describe("end to end through the stand-in", () => {
     const world = await provisionWorld(clients);
     const overlay = createTaskOverlay({ zonesBySubnet: world.zonesBySubnet });
     clients.ecs.middlewareStack.use(overlay.plugin);
-    // The world's configuration is a core ServiceConfig, by type and by validation.
-    const serviceConfig: ServiceConfig = world.serviceConfig;
+    // The world's configuration is a core configuration input, by type and by validation.
+    const serviceConfig: ServiceConfigInput = world.serviceConfig;
     const config = parseConfig({ services: [serviceConfig] });
     const silent = { debug() {}, info() {}, warn() {}, error() {} };
     const route = createRouteHandler({ config, sqs: clients.sqs, queueUrl: world.reconcileQueueUrl!, logger: silent });
