@@ -237,6 +237,8 @@ async function main(emulator: RunningEmulator): Promise<void> {
 
   await largeServices(emulator);
   await (await import("./bench-convergence.js")).convergenceSection(emulator, say);
+  say();
+  await (await import("./bench-pipeline.js")).pipelineSection(emulator, say);
 }
 
 async function largeServices(emulator: RunningEmulator): Promise<void> {

@@ -1,0 +1,190 @@
+/**
+ * Cold import of each handler bundle against an SSM-only handler bundled the same way (issue 9: at most 1.25x).
+ *
+ * Each of `functions/*.ts` is bundled with the construct's esbuild settings (`handlerBundling` of
+ * `@discovery-sync/cdk`), next to a handler that only imports `SSMClient` and `GetParameterCommand` from
+ * `@aws-sdk/client-ssm`. Each bundle is then imported in a fresh `node` process, `runs` times, rounds interleaved
+ * (router, reconcile, sweep, SSM-only, router, ...) so that a busy moment of the machine hits every bundle alike; the
+ * process measures its own `await import(bundle)` with `performance.now()`. The figure is the median.
+ *
+ * `npx tsx --conditions=source scripts/bench-coldstart.ts [runs]` prints a markdown table; `measureColdImports()` is
+ * what other benchmarks call. A benchmark, not a test: timings are reported, never asserted.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+import { esbuildOptionsOf, handlerBundling, type HandlerBundling } from "@discovery-sync/cdk";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const exampleConfigFile = path.join(repoRoot, "stacks/config/example.json");
+
+/** The handlers measured, by name, and the SSM-only reference. */
+export const coldImportEntries = {
+  router: path.join(repoRoot, "functions/route.ts"),
+  reconcile: path.join(repoRoot, "functions/reconcile.ts"),
+  sweep: path.join(repoRoot, "functions/sweep.ts"),
+} as const;
+
+/** Name of the reference bundle in the rows. */
+export const ssmOnlyName = "ssm-only";
+
+const ssmOnlySource = `import { SSMClient, GetParameterCommand } from "@aws-sdk/client-ssm";
+const ssm = new SSMClient({});
+export const handler = async (event) => (await ssm.send(new GetParameterCommand({ Name: event.name }))).Parameter?.Value;
+`;
+
+/** The cold import of one bundle. */
+export interface ColdImportRow {
+  /** `router`, `reconcile`, `sweep` or {@link ssmOnlyName}. */
+  readonly name: string;
+  /** Size of the bundle (`index.mjs`), bytes. */
+  readonly bytes: number;
+  /** Size of its source map, bytes (0 without one). */
+  readonly sourceMapBytes: number;
+  /** Median of the import times (wall clock), ms. */
+  readonly medianMs: number;
+  /** Every import time measured, ms, in the order measured. */
+  readonly samplesMs: readonly number[];
+  /** `medianMs` over the SSM-only bundle's median (1 for the SSM-only row). */
+  readonly ratio: number;
+  /**
+   * Median of the CPU time (user + system, all threads of the process) the import took, ms: what a Lambda's share of
+   * a core pays, and far less disturbed than the wall clock by other processes on a busy machine.
+   */
+  readonly medianCpuMs: number;
+  /** `medianCpuMs` over the SSM-only bundle's. */
+  readonly cpuRatio: number;
+}
+
+/** Options of {@link measureColdImports}. */
+export interface MeasureColdImportsOptions {
+  /** Imports per bundle, each in a fresh process. @default 15 */
+  readonly runs?: number;
+  /** The esbuild settings. @default the construct's (`handlerBundling`) */
+  readonly bundling?: HandlerBundling;
+  /** Extra `node` flags of each importing process (for example `["--enable-source-maps"]`). @default none */
+  readonly nodeFlags?: readonly string[];
+}
+
+/**
+ * Bundles each handler and the SSM-only reference, and measures their cold imports.
+ *
+ * @example
+ * ```ts
+ * const rows = await measureColdImports({ runs: 15 });
+ * for (const row of rows) console.log(row.name, row.medianMs, `${row.ratio.toFixed(2)}x`);
+ * ```
+ */
+export async function measureColdImports(options: MeasureColdImportsOptions = {}): Promise<ColdImportRow[]> {
+  const runs = options.runs ?? 15;
+  if (!Number.isInteger(runs) || runs < 1) throw new TypeError(`runs must be a positive integer (given ${String(runs)})`);
+  const workDir = mkdtempSync(path.join(tmpdir(), "discovery-sync-coldstart-"));
+  try {
+    const entries: Array<[string, string | undefined]> = [...Object.entries(coldImportEntries), [ssmOnlyName, undefined]];
+    const bundles = await Promise.all(
+      entries.map(async ([name, entry]) => {
+        const outfile = path.join(workDir, name, "index.mjs");
+        await build({
+          // The reference has no file of its own: resolved from the repository root, like the handlers' imports.
+          ...(entry === undefined ? { stdin: { contents: ssmOnlySource, resolveDir: repoRoot, loader: "js" as const } } : { entryPoints: [entry] }),
+          outfile,
+          logLevel: "warning",
+          ...esbuildOptionsOf(options.bundling ?? handlerBundling),
+        });
+        return { name, file: outfile };
+      }),
+    );
+    const samples = new Map<string, Array<{ ms: number; cpuMs: number }>>(bundles.map((b) => [b.name, []]));
+    for (let round = 0; round < runs; round++) {
+      for (const bundle of bundles) samples.get(bundle.name)!.push(await importOnce(bundle.file, options.nodeFlags ?? []));
+    }
+    const wall = new Map([...samples].map(([name, values]) => [name, median(values.map((v) => v.ms))]));
+    const cpu = new Map([...samples].map(([name, values]) => [name, median(values.map((v) => v.cpuMs))]));
+    return bundles.map(({ name, file }) => ({
+      name,
+      bytes: statSync(file).size,
+      sourceMapBytes: sizeIfAny(`${file}.map`),
+      medianMs: wall.get(name)!,
+      samplesMs: samples.get(name)!.map((v) => v.ms),
+      ratio: wall.get(name)! / wall.get(ssmOnlyName)!,
+      medianCpuMs: cpu.get(name)!,
+      cpuRatio: cpu.get(name)! / cpu.get(ssmOnlyName)!,
+    }));
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Imports a bundle in a fresh Node.js process, as Lambda's runtime would: how long it took, and how much CPU. */
+async function importOnce(bundle: string, nodeFlags: readonly string[]): Promise<{ ms: number; cpuMs: number }> {
+  const script =
+    `const cpu = process.cpuUsage(); const start = performance.now(); const m = await import(${JSON.stringify(`file://${bundle}`)}); ` +
+    "const ms = performance.now() - start; const used = process.cpuUsage(cpu); " +
+    `if (typeof m.handler !== "function") throw new Error("no handler"); ` +
+    "process.stdout.write(JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000 }));";
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], {
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "testing",
+      AWS_SECRET_ACCESS_KEY: "testing",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      DISCOVERY_SYNC_CONFIG: readFileSync(exampleConfigFile, "utf8"),
+      DISCOVERY_SYNC_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/queue.fifo",
+    },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  const measured = JSON.parse(stdout) as { ms: unknown; cpuMs: unknown };
+  if (typeof measured.ms !== "number" || typeof measured.cpuMs !== "number") {
+    throw new Error(`importing ${bundle} printed ${JSON.stringify(stdout)}, not its durations`);
+  }
+  return { ms: measured.ms, cpuMs: measured.cpuMs };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function sizeIfAny(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The rows as a markdown table, with the issue's target (at most 1.25x the SSM-only bundle) checked per handler.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(coldImportTable(await measureColdImports()));
+ * ```
+ */
+export function coldImportTable(rows: readonly ColdImportRow[], targetRatio = 1.25): string {
+  const lines = [
+    "| bundle | size (KB) | source map (KB) | cold import, median (ms) | vs SSM-only | CPU, median (ms) | CPU vs SSM-only | target (wall) |",
+    "|---|---:|---:|---:|---:|---:|---:|---|",
+    ...rows.map(
+      (row) =>
+        `| ${row.name} | ${(row.bytes / 1024).toFixed(0)} | ${(row.sourceMapBytes / 1024).toFixed(0)} | ${row.medianMs.toFixed(1)} | ` +
+        `${row.ratio.toFixed(2)}x | ${row.medianCpuMs.toFixed(1)} | ${row.cpuRatio.toFixed(2)}x | ` +
+        `${row.name === ssmOnlyName ? "reference" : row.ratio <= targetRatio ? `met (<= ${targetRatio}x)` : `missed (> ${targetRatio}x)`} |`,
+    ),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const runs = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
+  const rows = await measureColdImports(runs === undefined ? {} : { runs });
+  process.stdout.write(`Cold import, node ${process.version}, ${rows[0]?.samplesMs.length ?? 0} fresh processes per bundle:\n\n`);
+  process.stdout.write(coldImportTable(rows));
+}
