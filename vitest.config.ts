@@ -19,7 +19,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // The SDK's notice that its 2027 releases need Node 22 would print once per worker; it says nothing about a test.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    env: {
+      // The SDK's notice that its 2027 releases need Node 22 would print once per worker; it says nothing about a test.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // Powertools Metrics flushes EMF blobs straight to stdout (its own Console, past vitest's console capture): a
+      // handler run in a test would print them among the results. Tests that assert on the metrics turn them back on
+      // for themselves (vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false")).
+      POWERTOOLS_METRICS_DISABLED: "true",
+    },
   },
 });

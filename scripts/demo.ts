@@ -12,6 +12,11 @@
  * the emulator. The reconcile handler is built with the same factory `functions/reconcile.ts` uses, given an ECS
  * client that carries the task overlay: moto has no task health, zone, version or draining state, and the overlay
  * supplies them the way AWS reports them.
+ *
+ * The handlers log with their real Powertools Loggers. The demo keeps each reconcile record line they print in
+ * `demo-output/reconcile-records.jsonl` (JSON lines, as a log group holds them) and prints a one-line summary in its
+ * place; at the end it prints `discovery-sync status` for the demo's world and writes the HTML report of the run
+ * (`discovery-sync report`) to `demo-output/discovery-sync-report.html`.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { ListInstancesCommand, RegisterInstanceCommand, DeregisterInstanceCommand } from "@aws-sdk/client-servicediscovery";
@@ -34,10 +39,17 @@ import {
   type World,
   type WorldClients,
 } from "@discovery-sync/emulator";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+// The report's module directly: the CLI package's index pulls in every command and its AWS clients.
+import { buildReport, writeReport } from "../packages/cli/src/report/index.js";
 import { withEmulator } from "./withEmulator.js";
 
 const region = "us-east-1";
 const startedAt = Date.now();
+const outputDir = "demo-output";
+const recordsFile = path.join(outputDir, "reconcile-records.jsonl");
+const reportFile = path.join(outputDir, "discovery-sync-report.html");
 
 // --- output -----------------------------------------------------------------------------------------------------
 const bold = (text: string): string => (process.stdout.isTTY ? `\u001b[1m${text}\u001b[0m` : text);
@@ -97,22 +109,43 @@ function printRecord(record: RecordLike): void {
   );
 }
 
-/** The reconcile record of a log entry: under the key `reconcile` (Powertools reserves a top-level `service`). */
-const recordOf = (attributes: Record<string, unknown>): RecordLike => (attributes.reconcile ?? attributes) as RecordLike;
+/**
+ * Takes over the Powertools Loggers' lines, which they print as one JSON object per line to stdout (stderr for
+ * ERROR): reconcile records are appended to the records file and summarised, warnings and errors are shown dimmed,
+ * and the rest (`event routed`, `sweep`, ...) is left out of the demo's output. Anything else is written as it was.
+ * Done at the streams because the Logger prints there itself, through its own Console.
+ */
+function captureLoggerLines(): void {
+  mkdirSync(outputDir, { recursive: true });
+  writeFileSync(recordsFile, "");
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+      const entry = text.startsWith("{") ? loggerEntry(text) : undefined;
+      if (entry === undefined) return write(chunk, ...rest);
+      if (entry.message === "reconcile") {
+        appendFileSync(recordsFile, `${text.trimEnd()}\n`);
+        printRecord((entry.reconcile ?? {}) as RecordLike);
+      } else if (entry.level === "WARN" || entry.level === "ERROR" || entry.level === "CRITICAL") {
+        write(`${dim(`   ${entry.level.toLowerCase()}: ${text.trimEnd()}`)}\n`);
+      }
+      return true;
+    }) as typeof stream.write;
+  }
+}
 
-const demoLogger = {
-  debug(): void {},
-  info(message: string, attributes: Record<string, unknown>): void {
-    if (message === "reconcile") printRecord(recordOf(attributes));
-  },
-  warn(message: string, attributes: Record<string, unknown>): void {
-    say(dim(`   warn: ${message} ${JSON.stringify(attributes)}`));
-  },
-  error(message: string, attributes: Record<string, unknown>): void {
-    if (message === "reconcile") printRecord(recordOf(attributes));
-    else say(`   error: ${message} ${JSON.stringify(attributes)}`);
-  },
-};
+/** A Powertools log line (`{"level":...,"message":...}`), or undefined for any other text. */
+function loggerEntry(text: string): { level: string; message: string; reconcile?: unknown } | undefined {
+  try {
+    const value = JSON.parse(text) as { level?: unknown; message?: unknown; reconcile?: unknown };
+    return typeof value.level === "string" && typeof value.message === "string"
+      ? { level: value.level, message: value.message, reconcile: value.reconcile }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 // --- reading back what the emulator holds --------------------------------------------------------------------------
 interface EndpointLike {
@@ -187,7 +220,9 @@ async function main(emulator: RunningEmulator): Promise<void> {
   process.env.AWS_SECRET_ACCESS_KEY = emulatorCredentials.secretAccessKey;
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
-  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+  // INFO: the reconcile records are INFO lines (ERROR when a reconcile fails).
+  process.env.POWERTOOLS_LOG_LEVEL = "INFO";
+  captureLoggerLines();
 
   const clients = createWorldClients({ endpoint: emulator.endpoint, region, credentials: emulatorCredentials, disableHostPrefix: true });
   const world = await provisionWorld(clients);
@@ -215,7 +250,7 @@ async function main(emulator: RunningEmulator): Promise<void> {
   const reconcile: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> = core.createReconcileHandler({
     config: core.loadConfigFromEnv(process.env),
     clients: reconcileClients,
-    logger: demoLogger,
+    logger: core.createLogger("reconciler"),
   });
 
   const queueUrl = world.reconcileQueueUrl ?? "";
@@ -328,6 +363,27 @@ async function main(emulator: RunningEmulator): Promise<void> {
   say();
   say(bold(`The published endpoint document (SSM ${world.serviceConfig.parameterName}, version ${final?.version ?? "-"}):`));
   say(JSON.stringify(final?.document ?? null, null, 2));
+
+  // `discovery-sync status` for the demo's world, in-process: the configuration and the emulator's endpoint come from
+  // the environment set above, and its ECS client gets the task overlay, as the reconcile handler's did.
+  say();
+  say(bold("discovery-sync status") + dim("  (compares ECS, Cloud Map, the target group and the document; exit 1 on drift)"));
+  const cli = await import("@discovery-sync/cli");
+  const statusCode = await cli.run(["status"], {
+    ...cli.processIo(),
+    decorateClients: (statusClients) => statusClients.ecs.middlewareStack.use(overlay.plugin),
+  });
+  say(dim(`   exit code ${statusCode}${statusCode === 0 ? ": converged" : ": drifted"}`));
+
+  say();
+  const lines = readFileSync(recordsFile, "utf8").split("\n");
+  const report = buildReport({ lines, sourceDescription: `the demo's run (${recordsFile})` });
+  const reportPath = await writeReport(reportFile, report);
+  const recordCount = report.services.reduce((total, service) => total + service.reconciles, 0);
+  say(bold("The reconcile records of this run and their report (discovery-sync report):"));
+  say(`   ${recordCount} reconcile records  ${path.resolve(recordsFile)}`);
+  say(`   HTML report          ${reportPath}`);
+  say(dim(`   again with: npx discovery-sync report --input ${recordsFile} --output report.html`));
   say();
   say(bold(`Done in ${elapsed()}.`));
 }

@@ -13,9 +13,11 @@
  * `discovery-sync.config.json`. Output: `--outdir <dir>`, else the CDK CLI's `CDK_OUTDIR`, else `cdk.out`.
  * The example workload's image: `WORKFLOW_AGENT_IMAGE`.
  *
- * Run by hand (to read the templates), a missing configuration falls back to `stacks/config/example.json` and a
- * missing image to a placeholder, both said on the output. Run by the CDK CLI (which sets `CDK_OUTDIR`), neither
- * falls back: a deploy never ships the example's made-up ids, and the example stack exists only with an image.
+ * Run by hand with no stage named (`npm run synth`, to read the templates), a missing configuration falls back to
+ * `stacks/config/example.json` and a missing image to a placeholder, both said on the output. A named stage
+ * (`--stage prod`, `-c stage=prod`, `SST_STAGE`) never falls back: its configuration is the one its deploy would use,
+ * so a missing one is an error, as it is for the CDK CLI (which sets `CDK_OUTDIR`). A deploy never ships the example's
+ * made-up ids, and under the CDK CLI the example stack exists only with an image.
  *
  * @example
  * ```sh
@@ -40,12 +42,15 @@ const underCdkCli = process.env["CDK_OUTDIR"] !== undefined;
 const outdir = path.resolve(flag("--outdir") ?? process.env["CDK_OUTDIR"] ?? path.join(repoRoot, "cdk.out"));
 const app = new App({ outdir });
 const stageContext: unknown = app.node.tryGetContext("stage");
-const stage = flag("--stage") ?? (typeof stageContext === "string" ? stageContext : undefined) ?? process.env["SST_STAGE"] ?? "local";
+const namedStage = flag("--stage") ?? (typeof stageContext === "string" ? stageContext : undefined) ?? process.env["SST_STAGE"];
+const stage = namedStage ?? "local";
 
 const stageFiles = [`discovery-sync.${stage}.config.json`, "discovery-sync.config.json"].map((f) => path.join(repoRoot, f));
-if (!underCdkCli && process.env[CONFIG_FILE_ENV_VAR] === undefined && !stageFiles.some((f) => existsSync(f))) {
+// Only the unnamed default stage falls back to the example: `--stage prod` validates prod's own configuration (the
+// README's "check offline" step), and passing on the example's made-up ids would say a broken deploy is fine.
+if (!underCdkCli && namedStage === undefined && process.env[CONFIG_FILE_ENV_VAR] === undefined && !stageFiles.some((f) => existsSync(f))) {
   process.env[CONFIG_FILE_ENV_VAR] = path.join(repoRoot, "stacks/config/example.json");
-  console.log(`no discovery-sync.${stage}.config.json or discovery-sync.config.json: using stacks/config/example.json`);
+  console.log(`no stage named and no discovery-sync.${stage}.config.json or discovery-sync.config.json: using stacks/config/example.json`);
 }
 const withExample = !underCdkCli || process.env[WORKLOAD_IMAGE_ENV_VAR] !== undefined;
 if (!underCdkCli && process.env[WORKLOAD_IMAGE_ENV_VAR] === undefined) {

@@ -1,5 +1,6 @@
 import type { TestProject } from "vitest/node";
 // The launcher module alone: the package index pulls in every SDK client, which costs seconds of setup.
+import { EmulatorNotInstalledError } from "../../packages/emulator/src/errors.js";
 import { startEmulator, type RunningEmulator } from "../../packages/emulator/src/launcher.js";
 
 declare module "vitest" {
@@ -12,7 +13,15 @@ declare module "vitest" {
 let emulator: RunningEmulator | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  emulator = await startEmulator({ logFile: ".emulator-logs/moto-test.log" });
+  try {
+    emulator = await startEmulator({ logFile: ".emulator-logs/moto-test.log" });
+  } catch (error) {
+    if (!(error instanceof EmulatorNotInstalledError)) throw error;
+    // Thrown, vitest would first report "No test files found" and then this error with two stack traces: a newcomer
+    // without moto should read how to install it, and nothing else.
+    process.stderr.write(`\n${error.message}\n`);
+    process.exit(1);
+  }
   project.provide("emulatorEndpoint", emulator.endpoint);
 }
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { emitReconcileMetrics, reconcileMetricNames, type ReconcileRecord } from "@discovery-sync/core";
 
@@ -57,7 +57,12 @@ function byMetric(blobs: readonly EmfBlob[]) {
   return out;
 }
 
-afterEach(() => vi.restoreAllMocks());
+// These tests read the EMF output, which vitest.config.ts turns off for every other test.
+beforeEach(() => vi.stubEnv("POWERTOOLS_METRICS_DISABLED", "false"));
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
 
 describe("emitReconcileMetrics", () => {
   it("emits every metric with the dimension set the alarms and dashboard name: service, Service (and Target)", () => {

@@ -244,7 +244,8 @@ export function classifyTask(task: ObservedTask, definition: TaskDefinitionFacts
     if (task.privateIpv4 !== undefined && task.lastStatus !== undefined && drainingStatuses.has(task.lastStatus)) {
       return { kind: "draining", address: task.privateIpv4 };
     }
-    return { kind: "not-ready", reason: `stopping (lastStatus ${task.lastStatus ?? "unknown"})` };
+    if (task.lastStatus === "STOPPED") return { kind: "not-ready", reason: "stopped" };
+    return { kind: "not-ready", reason: `told to stop (lastStatus ${task.lastStatus ?? "unknown"})` };
   }
   if (task.lastStatus !== "RUNNING") return { kind: "not-ready", reason: `lastStatus ${task.lastStatus ?? "unknown"}` };
   if (task.desiredStatus !== "RUNNING") {
