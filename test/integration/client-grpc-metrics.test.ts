@@ -5,6 +5,7 @@ import { Registry } from "prom-client";
 import { InvalidOptionError } from "@discovery-sync/client";
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
 import { grpcCallMetrics, type GrpcCallMetricsOptions } from "@discovery-sync/client/prometheus";
+import { jsonUnaryService } from "../support/grpc.js";
 
 // grpcCallMetrics with real @grpc/grpc-js servers on 127.0.0.1: every number asserted is read back by scraping the
 // registry (registry.metrics(), the text Prometheus would fetch) after real calls, failures included.
@@ -15,22 +16,7 @@ interface Request {
   /** How long the server holds the call before answering. */
   readonly delayMs?: number;
 }
-const json = {
-  serialize: (value: object): Buffer => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer): Request => JSON.parse(bytes.toString("utf8")) as Request,
-};
-const testService = {
-  work: {
-    path: "/discoverysync.test.Worker/Work",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-    originalName: "work",
-  },
-} satisfies grpc.ServiceDefinition;
+const testService = jsonUnaryService<Request>("Worker", "work");
 const WorkerClient = grpc.makeGenericClientConstructor(testService, "Worker");
 
 interface TestServer {

@@ -4,26 +4,12 @@ import * as grpc from "@grpc/grpc-js";
 import { ChannelNotReadyError, registerEndpointResolver, type RetryPolicyOptions } from "@discovery-sync/client/grpc";
 import { isolatedAccount } from "../support/aws.js";
 import { SSMClient } from "@aws-sdk/client-ssm";
+import { jsonUnaryService } from "../support/grpc.js";
 
 // Resilient channels with real @grpc/grpc-js servers on 127.0.0.1. The endpoint list comes from the reader's
 // envOverride (a fixed list, no SSM), so a killed server stays listed: only the retry policy can save its calls.
 
-const json = {
-  serialize: (value: object): Buffer => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer): { server?: string } => JSON.parse(bytes.toString("utf8")) as { server?: string },
-};
-const echoService = {
-  whoAmI: {
-    path: "/discoverysync.test.WhoAmI/WhoAmI",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-    originalName: "whoAmI",
-  },
-} satisfies grpc.ServiceDefinition;
+const echoService = jsonUnaryService<{ server?: string }>("WhoAmI", "whoAmI");
 const WhoAmIClient = grpc.makeGenericClientConstructor(echoService, "WhoAmI");
 
 interface TestServer {
@@ -33,6 +19,8 @@ interface TestServer {
   calls: number;
   /** Calls received and not answered yet. */
   pending: number;
+  /** Set: the server answers nothing more. */
+  hung: boolean;
   readonly server: grpc.Server;
 }
 
@@ -41,15 +29,20 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A server that answers each call after `delayMs`, so calls are in flight on it at any moment. */
+/**
+ * A server that answers each call after `delayMs`, so calls are in flight on it at any moment. Once `hung` is set it
+ * answers nothing more: a server dying then has calls in flight and none half answered (a call whose response headers
+ * already reached the client is committed, and gRPC never retries it, whatever the policy).
+ */
 async function startServer(name: string, delayMs: number): Promise<TestServer> {
   const server = new grpc.Server();
-  const state = { name, port: 0, calls: 0, pending: 0, server };
+  const state = { name, port: 0, calls: 0, pending: 0, hung: false, server };
   server.addService(echoService, {
     whoAmI: (_call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
       state.calls += 1;
       state.pending += 1;
       setTimeout(() => {
+        if (state.hung) return;
         state.pending -= 1;
         callback(null, { server: name });
       }, delayMs);
@@ -144,6 +137,9 @@ async function killMidRun(retryPolicy?: RetryPolicyOptions | false) {
   const load = callContinuously(client, 8);
   await until(() => servers.every((s) => s.calls >= 20), "every server has answered 20 calls");
   await until(() => victim.pending >= 2, "calls are in flight on the victim");
+  victim.hung = true;
+  // Answers already being written when it hung finish (their timers ran); what is pending now stays unanswered.
+  await new Promise((resolve) => setTimeout(resolve, 50));
   const inFlightOnVictim = victim.pending;
   victim.server.forceShutdown();
   const survivors = servers.filter((s) => s !== victim);

@@ -6,6 +6,7 @@ import { serializeEndpointDocument, type Endpoint } from "@discovery-sync/client
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
 import { isolatedAccount } from "../support/aws.js";
 import { requestCounter } from "@discovery-sync/emulator";
+import { jsonUnaryService } from "../support/grpc.js";
 
 // Real gRPC servers on 127.0.0.1 behind the package's resolver, with the endpoint document in the emulator's SSM.
 // Every assertion about where calls went is made from the servers' own call counters.
@@ -14,22 +15,7 @@ const service = "workflow-agent";
 const parameterName = `/discovery/${service}/endpoints`;
 
 /** A tiny unary service, defined without a .proto: JSON in, JSON out. */
-const json = {
-  serialize: (value: object): Buffer => Buffer.from(JSON.stringify(value)),
-  deserialize: (bytes: Buffer): { server?: string } => JSON.parse(bytes.toString("utf8")) as { server?: string },
-};
-const whoAmIService = {
-  whoAmI: {
-    path: "/discoverysync.test.WhoAmI/WhoAmI",
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: json.serialize,
-    requestDeserialize: json.deserialize,
-    responseSerialize: json.serialize,
-    responseDeserialize: json.deserialize,
-    originalName: "whoAmI",
-  },
-} satisfies grpc.ServiceDefinition;
+const whoAmIService = jsonUnaryService<{ server?: string }>("WhoAmI", "whoAmI");
 const WhoAmIClient = grpc.makeGenericClientConstructor(whoAmIService, "WhoAmI");
 const HealthClient = grpc.makeGenericClientConstructor(
   healthServiceDefinition as unknown as grpc.ServiceDefinition,
