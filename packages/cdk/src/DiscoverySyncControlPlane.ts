@@ -522,6 +522,8 @@ export class DiscoverySyncControlPlane extends Construct {
         mainFields: [...handlerBundling.mainFields],
         externalModules: [],
         banner: handlerBundling.banner,
+        // esbuild's size summary of every bundle says nothing a synth or test needs; warnings and errors still print.
+        logLevel: nodejs.LogLevel.WARNING,
       },
     });
   }
