@@ -41,6 +41,8 @@ export function discoverySyncStack({ app, stack }: StackContext, options: StackO
     ...(options.code === undefined ? {} : { code: options.code }),
   });
   new CfnOutput(stack, "QueueUrl", { value: controlPlane.queue.queueUrl, description: "SQS FIFO work queue" });
+  // `discovery-sync dlq --stack` reads it; without it the CLI falls back to the work queue's redrive policy.
+  new CfnOutput(stack, "DeadLetterQueueUrl", { value: controlPlane.deadLetterQueue.queueUrl, description: "SQS FIFO dead-letter queue of the work queue" });
   new CfnOutput(stack, "ReconcileFunctionName", { value: controlPlane.reconcileFunction.functionName });
   new CfnOutput(stack, "RouterFunctionName", { value: controlPlane.routerFunction.functionName });
   new CfnOutput(stack, "SweepFunctionName", { value: controlPlane.sweepFunction.functionName });

@@ -11,6 +11,8 @@ import { estimateDocument } from "../../packages/cli/src/commands/validate.js";
 import { planJson } from "../../packages/cli/src/commands/plan.js";
 import { statusJson } from "../../packages/cli/src/commands/status.js";
 import type { ServiceObservation } from "../../packages/cli/src/observe.js";
+import { missingOutput, queueSource, stackNameOfStage } from "../../packages/cli/src/settings.js";
+import { APP_NAME } from "../../stacks/plainCdkContext.js";
 
 const service = {
   name: "workflow-agent",
@@ -211,5 +213,57 @@ describe("status and plan JSON of what the reconcile's read step reports", () =>
     expect(status.cloudMap).toEqual({ serviceId: "srv-0123456789abcdef", instances: [], operations: [asDesired, opposite] });
     expect(status.plan).toEqual({ document: { kind: "skipped", summary: "not decided: the parameter could not be read" }, unsettled: [unsettled] });
     expect(plan.unsettled).toEqual([unsettled]);
+  });
+});
+
+describe("where the queue comes from: a URL, or the deployed stack's outputs", () => {
+  const url = "https://sqs.us-east-1.amazonaws.com/123456789012/prod-discovery-sync.fifo";
+  const stackName = "prod-discovery-sync-DiscoverySync";
+
+  it("options before the environment; a queue URL before a stack at each level", () => {
+    expect(queueSource({ queueUrl: url }, { DISCOVERY_SYNC_STACK: "other" })).toEqual({ kind: "url", url, from: "--queue-url" });
+    expect(queueSource({ stack: stackName }, { DISCOVERY_SYNC_QUEUE_URL: url })).toEqual({ kind: "stack", stackName, from: "--stack" });
+    expect(queueSource({ stage: "prod" }, { DISCOVERY_SYNC_QUEUE_URL: url })).toEqual({ kind: "stack", stackName, from: "--stage prod" });
+    expect(queueSource({}, { DISCOVERY_SYNC_QUEUE_URL: url, DISCOVERY_SYNC_STACK: "other" })).toEqual({ kind: "url", url, from: "DISCOVERY_SYNC_QUEUE_URL" });
+    expect(queueSource({}, { DISCOVERY_SYNC_QUEUE_URL: "", DISCOVERY_SYNC_STACK: stackName })).toEqual({ kind: "stack", stackName, from: "DISCOVERY_SYNC_STACK" });
+    expect(queueSource({}, { DISCOVERY_SYNC_STACK: "" })).toEqual({ kind: "none" });
+    const stackId = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-discovery-sync-DiscoverySync/6c2e0a10-0000-11ef-8000-0a1b2c3d4e5f";
+    expect(queueSource({ stack: stackId }, {})).toMatchObject({ kind: "stack", stackName: stackId });
+  });
+
+  it("the stage's stack is named as SST and the plain CDK entry point name it", () => {
+    expect(stackNameOfStage("prod")).toBe(`prod-${APP_NAME}-DiscoverySync`);
+    expect(() => stackNameOfStage("my stage")).toThrow('--stage must be a stage name of letters, digits and hyphens, starting with a letter (given "my stage")');
+    expect(() => queueSource({ stack: "prod_stack" }, {})).toThrow('--stack must be a CloudFormation stack name');
+    expect(() => queueSource({}, { DISCOVERY_SYNC_STACK: "1prod" })).toThrow('DISCOVERY_SYNC_STACK must be a CloudFormation stack name');
+  });
+
+  it("a stack without the output names the outputs it has, and its status", () => {
+    const failed = missingOutput({ name: stackName, status: "ROLLBACK_COMPLETE", outputs: new Map() }, "QueueUrl");
+    expect(failed.exitCode).toBe(exitCodes.badInput);
+    expect(failed.message).toBe(`the stack ${stackName} (ROLLBACK_COMPLETE) has no QueueUrl output: it has no outputs; is it a discovery-sync stack?`);
+    const other = missingOutput({ name: "web", status: "UPDATE_COMPLETE", outputs: new Map([["Url", "x"], ["BucketName", "y"]]) }, "QueueUrl");
+    expect(other.message).toContain("its outputs are BucketName, Url");
+  });
+
+  it("reconcile and dlq: more than one queue option, or none, exit 2 before any AWS call", async () => {
+    const both = await cli(["reconcile", "--all", "--queue-url", url, "--stack", stackName]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe("discovery-sync: error: pass one of --queue-url, --stack or --stage, not --queue-url and --stack\n");
+    const stageAndStack = await cli(["dlq", "redrive", "--stage", "prod", "--stack", stackName]);
+    expect(stageAndStack.code).toBe(2);
+    expect(stageAndStack.stderr).toContain("not --stack and --stage");
+    const none = await cli(["reconcile", "--all"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("(--stack NAME, --stage NAME or DISCOVERY_SYNC_STACK)");
+    const noDlq = await cli(["dlq"]);
+    expect(noDlq.code).toBe(2);
+    expect(noDlq.stderr).toContain("or the deployed stack (--stack NAME, --stage NAME or DISCOVERY_SYNC_STACK)");
+  });
+
+  it.each(["reconcile", "dlq list", "dlq redrive"])("%s --help names --stack and --stage", async (command) => {
+    const help = (await cli([...command.split(" "), "--help"])).stdout;
+    expect(help).toContain("--stack <name>");
+    expect(help).toContain("--stage <name>");
   });
 });

@@ -1,6 +1,7 @@
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { createAwsClients, type AwsClients, type SharedClientConfig } from "@discovery-sync/core";
-import { CliInputError, describeAwsFailure, type CliError } from "./errors.js";
+import { CliError, CliInputError, describeAwsFailure } from "./errors.js";
 import type { CliIo } from "./io.js";
 
 /** The AWS settings every command takes, as every AWS tool takes them. */
@@ -10,9 +11,15 @@ export interface AwsOptions {
   readonly endpointUrl?: string;
 }
 
+/**
+ * The SDK clients of one command run: the core's, plus CloudFormation to find the queues from the deployed stack's
+ * outputs (`--stack`, `--stage`). All of them go through `CliIo.decorateClients`.
+ */
+export type CliAwsClients = AwsClients & { readonly cloudFormation: CloudFormationClient };
+
 /** The SDK clients of one command run, and how to report their failures. */
 export interface AwsContext {
-  readonly clients: AwsClients;
+  readonly clients: CliAwsClients;
   /** The endpoint given with `--endpoint-url`, if any (the SDK's own `AWS_ENDPOINT_URL*` settings apply otherwise). */
   readonly endpoint: string | undefined;
   /** A {@link CliError} for a failed AWS call, saying what was being done and where. */
@@ -58,7 +65,7 @@ export function createAwsContext(options: AwsOptions, io: CliIo): AwsContext {
     ...(endpoint === undefined ? {} : { endpoint, disableHostPrefix: true }),
     ...(io.env.AWS_MAX_ATTEMPTS === undefined ? { maxAttempts: cliMaxAttempts } : {}),
   };
-  const clients = createAwsClients({ clientConfig, env: io.env });
+  const clients: CliAwsClients = { ...createAwsClients({ clientConfig, env: io.env }), cloudFormation: new CloudFormationClient(clientConfig) };
   io.decorateClients?.(clients);
   return {
     clients,
@@ -70,4 +77,61 @@ export function createAwsContext(options: AwsOptions, io: CliIo): AwsContext {
       return client;
     },
   };
+}
+
+/** A deployed CloudFormation stack, as far as the CLI reads it. */
+export interface DeployedStack {
+  /** The stack's name (DescribeStacks also accepts a stack id, which is then resolved to the name). */
+  readonly name: string;
+  /** `CREATE_COMPLETE`, `UPDATE_ROLLBACK_COMPLETE`, ...: named in errors, since a failed create has no outputs. */
+  readonly status: string;
+  /** Output key to value. */
+  readonly outputs: ReadonlyMap<string, string>;
+}
+
+/**
+ * Reads a deployed stack's status and outputs (CloudFormation DescribeStacks).
+ *
+ * @example
+ * ```ts
+ * const stack = await describeDeployedStack(aws, "prod-discovery-sync-DiscoverySync");
+ * const queueUrl = stack.outputs.get("QueueUrl");
+ * ```
+ * @throws {CliInputError} when there is no such stack in the account and Region (it is named, with the Region).
+ * @throws {AwsAccessError} when CloudFormation cannot be reached or refuses (no credentials, access denied).
+ */
+export async function describeDeployedStack(aws: AwsContext, stackName: string): Promise<DeployedStack> {
+  const cloudFormation = aws.clients.cloudFormation;
+  try {
+    const { Stacks: stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    const [stack] = stacks;
+    if (stack === undefined) throw await stackNotFound(cloudFormation, stackName, undefined);
+    const outputs = new Map<string, string>();
+    for (const output of stack.Outputs ?? []) {
+      if (output.OutputKey !== undefined && output.OutputValue !== undefined) outputs.set(output.OutputKey, output.OutputValue);
+    }
+    return { name: stack.StackName ?? stackName, status: stack.StackStatus ?? "UNKNOWN", outputs };
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    // CloudFormation answers a missing stack with a generic ValidationError ("Stack with id X does not exist"), the
+    // same error code as a malformed request: only the message tells them apart.
+    if ((error as Error).name === "ValidationError" && /does not exist/i.test((error as Error).message)) {
+      throw await stackNotFound(cloudFormation, stackName, error);
+    }
+    throw aws.failure(error, `reading the outputs of the stack ${stackName}`);
+  }
+}
+
+async function stackNotFound(cloudFormation: CloudFormationClient, stackName: string, cause: unknown): Promise<CliInputError> {
+  let region: string | undefined;
+  try {
+    region = await cloudFormation.config.region();
+  } catch {
+    region = undefined;
+  }
+  return new CliInputError(
+    `the stack ${JSON.stringify(stackName)} does not exist in this account${region === undefined ? "" : ` in Region ${region}`}: ` +
+      "check --stack or --stage, --region and --profile",
+    { cause },
+  );
 }

@@ -4,7 +4,7 @@
  * - `ok` (0): done; for `status`, everything converged.
  * - `notConverged` (1): the answer is "no": something drifted (`status`), the configuration is invalid (`validate`),
  *   a `reconcile --wait` timed out, or `dlq redrive` left messages behind.
- * - `badInput` (2): bad arguments, an unknown service, an unreadable configuration, no queue URL.
+ * - `badInput` (2): bad arguments, an unknown service, an unreadable configuration, no queue URL, a stack that does not exist or has no queue output.
  * - `awsFailure` (3): AWS (or the emulator) could not be reached or refused: no credentials, endpoint down, access denied.
  */
 export const exitCodes = { ok: 0, notConverged: 1, badInput: 2, awsFailure: 3 } as const;

@@ -9,7 +9,7 @@ import {
   type DiscoverySyncConfig,
   type ServiceConfig,
 } from "@discovery-sync/core";
-import type { AwsContext } from "./aws.js";
+import { describeDeployedStack, type AwsContext, type DeployedStack } from "./aws.js";
 import { CliInputError } from "./errors.js";
 import type { CliIo } from "./io.js";
 
@@ -101,15 +101,159 @@ export function selectServices(config: DiscoverySyncConfig, name: string | undef
   return [service];
 }
 
+/** Environment variable naming the deployed stack whose outputs give the queues, when no queue URL is set. */
+export const stackEnvVar = "DISCOVERY_SYNC_STACK";
+
+/** The deployed stack's outputs the CLI reads (`stacks/DiscoverySync.ts` declares them). */
+export const stackOutputNames = { queueUrl: "QueueUrl", deadLetterQueueUrl: "DeadLetterQueueUrl" } as const;
+
+// SST names a stack `<stage>-<app>-<stack function>`; the app is `discovery-sync` (sst.config.ts, and APP_NAME of
+// stacks/plainCdkContext.ts for plain CDK). A unit test holds this to APP_NAME.
+const stackNameSuffix = "-discovery-sync-DiscoverySync";
+
+// CloudFormation's rule for stack names: letters, digits and hyphens, from a letter, at most 128 characters.
+const stackNamePattern = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
+
 /**
- * The reconcile queue's URL: `--queue-url`, else `DISCOVERY_SYNC_QUEUE_URL` (the deployed stack's `QueueUrl` output).
+ * The name of the stack a stage deploys: `<stage>-discovery-sync-DiscoverySync`.
+ *
+ * @example
+ * ```ts
+ * stackNameOfStage("prod"); // "prod-discovery-sync-DiscoverySync"
+ * ```
+ * @throws {CliInputError} when the stage cannot be part of a stack name (letters, digits and hyphens, from a letter).
  */
-export function requireQueueUrl(given: string | undefined, io: CliIo): string {
-  const url = given ?? io.env[queueUrlEnvVar];
-  if (url === undefined || url === "") {
-    throw new CliInputError(`no queue URL: pass --queue-url or set ${queueUrlEnvVar} (the deployed stack's QueueUrl output)`);
+export function stackNameOfStage(stage: string): string {
+  if (!stackNamePattern.test(`${stage}${stackNameSuffix}`)) {
+    throw new CliInputError(`--stage must be a stage name of letters, digits and hyphens, starting with a letter (given ${JSON.stringify(stage)})`);
   }
-  return checkedQueueUrl(url, "queue URL");
+  return `${stage}${stackNameSuffix}`;
+}
+
+/** The queue options of `reconcile` and `dlq`. */
+export interface QueueOptions {
+  /** `--queue-url`. */
+  readonly queueUrl?: string;
+  /** `--stack`: a stack name or stack id. */
+  readonly stack?: string;
+  /** `--stage`: the stack `<stage>-discovery-sync-DiscoverySync`. */
+  readonly stage?: string;
+}
+
+/** Where the work queue comes from, before anything is read: a URL as given, or a deployed stack's outputs. */
+export type QueueSource =
+  | { readonly kind: "url"; readonly url: string; readonly from: string }
+  | { readonly kind: "stack"; readonly stackName: string; readonly from: string }
+  | { readonly kind: "none" };
+
+/**
+ * Decides where the work queue comes from (pure): `--queue-url`, `--stack` or `--stage` (at most one of them), else
+ * `DISCOVERY_SYNC_QUEUE_URL`, else `DISCOVERY_SYNC_STACK`. Options come before the environment, as in every AWS tool,
+ * so `--stack prod-...` wins over a queue URL left in the shell.
+ *
+ * @example
+ * ```ts
+ * queueSource({ stage: "prod" }, {}); // { kind: "stack", stackName: "prod-discovery-sync-DiscoverySync", from: "--stage prod" }
+ * ```
+ * @throws {CliInputError} for more than one of the options, a queue URL that is not a URL, or a bad stack or stage name.
+ */
+export function queueSource(options: QueueOptions, env: CliIo["env"]): QueueSource {
+  const given = (["queueUrl", "stack", "stage"] as const).filter((key) => options[key] !== undefined);
+  if (given.length > 1) {
+    const flags = { queueUrl: "--queue-url", stack: "--stack", stage: "--stage" };
+    throw new CliInputError(`pass one of --queue-url, --stack or --stage, not ${given.map((key) => flags[key]).join(" and ")}`);
+  }
+  if (options.queueUrl !== undefined) return { kind: "url", url: checkedQueueUrl(options.queueUrl, "queue URL"), from: "--queue-url" };
+  if (options.stack !== undefined) return { kind: "stack", stackName: checkedStackName(options.stack, "--stack"), from: "--stack" };
+  if (options.stage !== undefined) return { kind: "stack", stackName: stackNameOfStage(options.stage), from: `--stage ${options.stage}` };
+  const urlFromEnv = env[queueUrlEnvVar];
+  if (urlFromEnv !== undefined && urlFromEnv !== "") return { kind: "url", url: checkedQueueUrl(urlFromEnv, "queue URL"), from: queueUrlEnvVar };
+  const stackFromEnv = env[stackEnvVar];
+  if (stackFromEnv !== undefined && stackFromEnv !== "") return { kind: "stack", stackName: checkedStackName(stackFromEnv, stackEnvVar), from: stackEnvVar };
+  return { kind: "none" };
+}
+
+/** A stack name, or a stack id (an ARN), which DescribeStacks accepts too. */
+function checkedStackName(name: string, what: string): string {
+  if (stackNamePattern.test(name) || /^arn:[^:]+:cloudformation:[^:]*:\d{12}:stack\/.+/.test(name)) return name;
+  throw new CliInputError(
+    `${what} must be a CloudFormation stack name (letters, digits and hyphens, starting with a letter, at most 128) or a stack id (given ${JSON.stringify(name)})`,
+  );
+}
+
+/** The queues a command works on. */
+export interface LocatedQueues {
+  /** The reconcile work queue, when known. */
+  readonly workQueueUrl: string | undefined;
+  /** The dead-letter queue, when a stack output names it. */
+  readonly deadLetterQueueUrl: string | undefined;
+}
+
+/**
+ * The queues from {@link queueSource}: a URL as given, or the `QueueUrl` and `DeadLetterQueueUrl` outputs of the
+ * deployed stack (either may be missing: a stack deployed before `DeadLetterQueueUrl` existed has only `QueueUrl`,
+ * and the dead-letter queue is then found through the work queue's redrive policy).
+ *
+ * @example
+ * ```ts
+ * const { workQueueUrl, deadLetterQueueUrl } = await locateQueues({ stage: "prod" }, io, aws);
+ * ```
+ * @throws {CliInputError} for bad options, a stack that does not exist, or a stack with neither output (its outputs named).
+ * @throws {AwsAccessError} when CloudFormation cannot be reached or refuses.
+ */
+export async function locateQueues(options: QueueOptions, io: CliIo, aws: () => AwsContext): Promise<LocatedQueues> {
+  const source = queueSource(options, io.env);
+  if (source.kind === "none") return { workQueueUrl: undefined, deadLetterQueueUrl: undefined };
+  if (source.kind === "url") return { workQueueUrl: source.url, deadLetterQueueUrl: undefined };
+  const { stack, workQueueUrl, deadLetterQueueUrl } = await stackQueues(source.stackName, aws());
+  if (workQueueUrl === undefined && deadLetterQueueUrl === undefined) {
+    throw missingOutput(stack, `${stackOutputNames.queueUrl} or ${stackOutputNames.deadLetterQueueUrl}`);
+  }
+  return { workQueueUrl, deadLetterQueueUrl };
+}
+
+/**
+ * The reconcile work queue's URL: `--queue-url`, `--stack` or `--stage` (the deployed stack's `QueueUrl` output), else
+ * `DISCOVERY_SYNC_QUEUE_URL`, else the `QueueUrl` output of the stack `DISCOVERY_SYNC_STACK` names.
+ *
+ * @example
+ * ```ts
+ * const queueUrl = await requireQueueUrl({ stack: "prod-discovery-sync-DiscoverySync" }, io, aws);
+ * ```
+ * @throws {CliInputError} when none is given, or the stack does not exist or has no `QueueUrl` output.
+ * @throws {AwsAccessError} when CloudFormation cannot be reached or refuses.
+ */
+export async function requireQueueUrl(options: QueueOptions, io: CliIo, aws: () => AwsContext): Promise<string> {
+  const source = queueSource(options, io.env);
+  if (source.kind === "none") {
+    throw new CliInputError(
+      `no queue URL: pass --queue-url or set ${queueUrlEnvVar}, or name the deployed stack whose ${stackOutputNames.queueUrl} output has it ` +
+        `(--stack NAME, --stage NAME or ${stackEnvVar})`,
+    );
+  }
+  if (source.kind === "url") return source.url;
+  const { stack, workQueueUrl } = await stackQueues(source.stackName, aws());
+  if (workQueueUrl === undefined) throw missingOutput(stack, stackOutputNames.queueUrl);
+  return workQueueUrl;
+}
+
+/** The stack's queue outputs, each checked to be a URL. */
+async function stackQueues(
+  stackName: string,
+  aws: AwsContext,
+): Promise<{ stack: DeployedStack; workQueueUrl: string | undefined; deadLetterQueueUrl: string | undefined }> {
+  const stack = await describeDeployedStack(aws, stackName);
+  const output = (name: string) => {
+    const value = stack.outputs.get(name);
+    return value === undefined ? undefined : checkedQueueUrl(value, `${name} output of the stack ${stack.name}`);
+  };
+  return { stack, workQueueUrl: output(stackOutputNames.queueUrl), deadLetterQueueUrl: output(stackOutputNames.deadLetterQueueUrl) };
+}
+
+/** A stack that lacks the output the CLI needs: bad input (not a discovery-sync stack, or one whose create failed). */
+export function missingOutput(stack: DeployedStack, output: string): CliInputError {
+  const has = stack.outputs.size === 0 ? "it has no outputs" : `its outputs are ${[...stack.outputs.keys()].sort().join(", ")}`;
+  return new CliInputError(`the stack ${stack.name} (${stack.status}) has no ${output} output: ${has}; is it a discovery-sync stack?`);
 }
 
 /** A queue URL that is a URL (an SQS client would otherwise fail with an obscure endpoint error). */

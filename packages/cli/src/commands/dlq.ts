@@ -15,13 +15,15 @@ import type { AwsContext } from "../aws.js";
 import { CliInputError, exitCodes, type ExitCode } from "../errors.js";
 import { formatTable } from "../format.js";
 import { createOutput, type CliIo } from "../io.js";
-import { checkedQueueUrl, dlqUrlEnvVar, requireConfig } from "../settings.js";
+import { checkedQueueUrl, dlqUrlEnvVar, locateQueues, requireConfig, stackEnvVar } from "../settings.js";
 import { commonExitCodes, lazyAws, withAwsOptions, withConfigOption, withHelpFooter, type ConfigCommandOptions } from "./shared.js";
 
 /** Options of `dlq list` and `dlq redrive`. */
 export interface DlqOptions extends ConfigCommandOptions {
   readonly dlqUrl?: string;
   readonly queueUrl?: string;
+  readonly stack?: string;
+  readonly stage?: string;
   readonly service?: string;
   readonly max?: string;
   readonly logGroup?: string;
@@ -56,12 +58,15 @@ export function dlqCommand(io: CliIo, done: (code: ExitCode) => void): Command {
       "The reconcile queue's dead-letter queue holds messages whose reconcile failed on every receive (maxReceiveCount). " +
         "`list` shows each with its service, trigger, receive count, first-sent time and the reason; `redrive` moves the " +
         "reconcile messages back to the work queue (same message group, a fresh deduplication id), then deletes them. " +
-        "The dead-letter queue is --dlq-url, DISCOVERY_SYNC_DLQ_URL, or the one the work queue's redrive policy names.",
+        "The dead-letter queue is --dlq-url, DISCOVERY_SYNC_DLQ_URL, the deployed stack's DeadLetterQueueUrl output " +
+        "(--stack, --stage or DISCOVERY_SYNC_STACK), or the one the work queue's redrive policy names.",
     );
   const addOptions = (command: Command) => {
     command
       .addOption(new Option("--dlq-url <url>", `the dead-letter queue (or ${dlqUrlEnvVar}; default: from the work queue's redrive policy)`))
       .addOption(new Option("--queue-url <url>", `the reconcile work queue: the deployed stack's QueueUrl output (or ${queueUrlEnvVar})`))
+      .addOption(new Option("--stack <name>", `the deployed stack whose QueueUrl and DeadLetterQueueUrl outputs are the queues (or ${stackEnvVar})`))
+      .addOption(new Option("--stage <name>", "the deployed stage: the stack <stage>-discovery-sync-DiscoverySync"))
       .option("--service <name>", "only this service's messages")
       .option("--max <count>", "look at most at this many messages", "100")
       .option("--log-group <name>", "the reconcile function's CloudWatch Logs group: each reason becomes the error of the service's last failed reconcile");
@@ -84,7 +89,7 @@ export function dlqCommand(io: CliIo, done: (code: ExitCode) => void): Command {
   redrive.action(async (options: DlqOptions) => done(await runDlq("redrive", options, io)));
   withHelpFooter(
     dlq,
-    ["discovery-sync dlq", "discovery-sync dlq redrive --service workflow-agent", "discovery-sync dlq list --help"],
+    ["discovery-sync dlq --stage prod", "discovery-sync dlq redrive --service workflow-agent", "discovery-sync dlq list --help"],
     ["0  listed, or every selected message moved back", "1  redrive left messages that are not reconcile messages", ...commonExitCodes],
   );
   return dlq.addCommand(list, { isDefault: true }).addCommand(redrive);
@@ -104,9 +109,12 @@ export async function runDlq(action: "list" | "redrive", options: DlqOptions, io
   if (!Number.isInteger(max) || max < 1 || max > 10_000) throw new CliInputError(`--max must be a whole number from 1 to 10000 (given ${JSON.stringify(options.max)})`);
   const aws = lazyAws(options, io);
   const config = await optionalConfig(options, io, aws);
-  const workQueueGiven = options.queueUrl ?? emptyToUndefined(io.env[queueUrlEnvVar]);
-  const dlqUrl = await resolveDlqUrl(options.dlqUrl ?? emptyToUndefined(io.env[dlqUrlEnvVar]), workQueueGiven, aws());
-  const workQueueUrl = action === "redrive" ? (workQueueGiven === undefined ? await sourceQueueOf(dlqUrl, aws()) : checkedQueueUrl(workQueueGiven, "queue URL")) : undefined;
+  const dlqGiven = options.dlqUrl ?? emptyToUndefined(io.env[dlqUrlEnvVar]);
+  // Listing a dead-letter queue given as such needs no work queue: no stack to read then.
+  const queues = action === "list" && dlqGiven !== undefined ? undefined : await locateQueues(options, io, aws);
+  const workQueueGiven = queues?.workQueueUrl;
+  const dlqUrl = await resolveDlqUrl(dlqGiven ?? queues?.deadLetterQueueUrl, workQueueGiven, aws());
+  const workQueueUrl = action === "redrive" ? (workQueueGiven ?? (await sourceQueueOf(dlqUrl, aws()))) : undefined;
 
   const seen: DeadLetter[] = [];
   const held: Message[] = [];
@@ -250,7 +258,10 @@ export function describeDeadLetter(message: Message, config: DiscoverySyncConfig
 async function resolveDlqUrl(given: string | undefined, workQueueUrl: string | undefined, aws: AwsContext): Promise<string> {
   if (given !== undefined) return checkedQueueUrl(given, "dead-letter queue URL");
   if (workQueueUrl === undefined) {
-    throw new CliInputError(`no dead-letter queue: pass --dlq-url or set ${dlqUrlEnvVar}, or give the work queue (--queue-url or ${queueUrlEnvVar}) whose redrive policy names it`);
+    throw new CliInputError(
+      `no dead-letter queue: pass --dlq-url or set ${dlqUrlEnvVar}, or give the work queue (--queue-url or ${queueUrlEnvVar}) whose redrive policy names it, ` +
+        `or the deployed stack (--stack NAME, --stage NAME or ${stackEnvVar})`,
+    );
   }
   const url = checkedQueueUrl(workQueueUrl, "queue URL");
   let policy: string | undefined;
@@ -278,7 +289,7 @@ async function sourceQueueOf(dlqUrl: string, aws: AwsContext): Promise<string> {
     throw aws.failure(error, `finding the queue that dead-letters into ${dlqUrl}`);
   }
   if (urls.length !== 1) {
-    throw new CliInputError(`${urls.length === 0 ? "no queue" : `${urls.length} queues`} dead-letter into ${dlqUrl}: pass --queue-url (or ${queueUrlEnvVar}) to say where to move the messages`);
+    throw new CliInputError(`${urls.length === 0 ? "no queue" : `${urls.length} queues`} dead-letter into ${dlqUrl}: pass --queue-url (or ${queueUrlEnvVar}) or --stack to say where to move the messages`);
   }
   return urls[0]!;
 }

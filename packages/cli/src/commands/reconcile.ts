@@ -5,7 +5,7 @@ import { CliInputError, exitCodes, type ExitCode } from "../errors.js";
 import { formatAge, parseDuration } from "../format.js";
 import { createOutput, type CliIo } from "../io.js";
 import { createObserveCaches, observeService, type ServiceObservation } from "../observe.js";
-import { requireConfig, requireQueueUrl, selectServices } from "../settings.js";
+import { requireConfig, requireQueueUrl, selectServices, stackEnvVar } from "../settings.js";
 import { commonExitCodes, lazyAws, withAwsOptions, withConfigOption, withHelpFooter, type ConfigCommandOptions } from "./shared.js";
 
 /** Options of `reconcile`. */
@@ -15,6 +15,8 @@ export interface ReconcileOptions extends ConfigCommandOptions {
   readonly wait?: boolean;
   readonly timeout?: string;
   readonly queueUrl?: string;
+  readonly stack?: string;
+  readonly stage?: string;
 }
 
 /** How often `--wait` reads the state again. */
@@ -33,12 +35,15 @@ export function reconcileCommand(io: CliIo, done: (code: ExitCode) => void): Com
     .option("--all", "reconcile every configured service")
     .option("--wait", "wait until `status` shows the service(s) converged")
     .option("--timeout <duration>", "with --wait: how long to wait (30s, 2m, 500ms)", "60s")
-    .addOption(new Option("--queue-url <url>", "the reconcile FIFO queue: the deployed stack's QueueUrl output (or DISCOVERY_SYNC_QUEUE_URL)"));
+    .addOption(new Option("--queue-url <url>", "the reconcile FIFO queue: the deployed stack's QueueUrl output (or DISCOVERY_SYNC_QUEUE_URL)"))
+    .addOption(new Option("--stack <name>", `the deployed stack whose QueueUrl output is the queue (or ${stackEnvVar})`))
+    .addOption(new Option("--stage <name>", "the deployed stage: the stack <stage>-discovery-sync-DiscoverySync"));
   withConfigOption(withAwsOptions(command));
   withHelpFooter(
     command,
     [
       "discovery-sync reconcile --service workflow-agent --wait --timeout 2m",
+      "discovery-sync reconcile --all --stage prod --profile prod",
       "DISCOVERY_SYNC_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/prod-discovery-sync.fifo discovery-sync reconcile --all",
     ],
     ["0  sent (with --wait: and converged)", "1  --wait: not converged before the timeout (what still differs is named)", ...commonExitCodes],
@@ -60,8 +65,8 @@ export async function runReconcile(options: ReconcileOptions, io: CliIo): Promis
   }
   const timeoutMs = parseDuration(options.timeout ?? "60s", "--timeout");
   const out = createOutput(io, { json: options.json === true });
-  const queueUrl = requireQueueUrl(options.queueUrl, io);
   const aws = lazyAws(options, io);
+  const queueUrl = await requireQueueUrl(options, io, aws);
   const { config } = await requireConfig(options.config, io, aws);
   const services = selectServices(config, options.service);
   const now = io.now ?? (() => new Date());
