@@ -5,7 +5,7 @@ import { Registry } from "prom-client";
 import { InvalidOptionError } from "@discovery-sync/client";
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
 import { grpcCallMetrics, type GrpcCallMetricsOptions } from "@discovery-sync/client/prometheus";
-import { jsonUnaryService } from "../support/grpc.js";
+import { jsonUnaryService, listenOnLoopback } from "../support/grpc.js";
 
 // grpcCallMetrics with real @grpc/grpc-js servers on 127.0.0.1: every number asserted is read back by scraping the
 // registry (registry.metrics(), the text Prometheus would fetch) after real calls, failures included.
@@ -42,11 +42,7 @@ async function startServer(): Promise<TestServer> {
       }, delayMs);
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    ),
-  );
+  const port = await listenOnLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return Object.assign(state, { port });
 }

@@ -4,7 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ChannelNotReadyError, registerEndpointResolver, type RetryPolicyOptions } from "@discovery-sync/client/grpc";
 import { isolatedAccount } from "../support/aws.js";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { jsonUnaryService } from "../support/grpc.js";
+import { callContinuously, jsonUnaryService, listenOnLoopback, until, whoAmI } from "../support/grpc.js";
 
 // Resilient channels with real @grpc/grpc-js servers on 127.0.0.1. The endpoint list comes from the reader's
 // envOverride (a fixed list, no SSM), so a killed server stays listed: only the retry policy can save its calls.
@@ -48,62 +48,9 @@ async function startServer(name: string, delayMs: number): Promise<TestServer> {
       }, delayMs);
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    ),
-  );
+  const port = await listenOnLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return Object.assign(state, { port });
-}
-
-function whoAmI(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, Function>).whoAmI!(
-      {},
-      { deadline: Date.now() + 5_000 },
-      (error: grpc.ServiceError | null, reply: { server: string }) => (error === null ? resolve(reply.server) : reject(error)),
-    );
-  });
-}
-
-interface CallLoad {
-  succeeded: number;
-  readonly failures: grpc.ServiceError[];
-  /** Resolves when every worker has stopped, after `stop()`. */
-  readonly done: Promise<void>;
-  stop(): void;
-}
-
-/** `workers` loops calling back to back until stopped, counting successes and keeping every failure. */
-function callContinuously(client: grpc.Client, workers: number): CallLoad {
-  let stopped = false;
-  const load = {
-    succeeded: 0,
-    failures: [] as grpc.ServiceError[],
-    stop: () => {
-      stopped = true;
-    },
-  };
-  const worker = async () => {
-    while (!stopped) {
-      try {
-        await whoAmI(client);
-        load.succeeded += 1;
-      } catch (error) {
-        load.failures.push(error as grpc.ServiceError);
-      }
-    }
-  };
-  return Object.assign(load, { done: Promise.all(Array.from({ length: workers }, worker)).then(() => undefined) });
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 let schemeCounter = 0;

@@ -6,7 +6,7 @@ import { serializeEndpointDocument, type Endpoint } from "@discovery-sync/client
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
 import { isolatedAccount } from "../support/aws.js";
 import { requestCounter } from "@discovery-sync/emulator";
-import { jsonUnaryService } from "../support/grpc.js";
+import { jsonUnaryService, listenOnLoopback, whoAmI } from "../support/grpc.js";
 
 // Real gRPC servers on 127.0.0.1 behind the package's resolver, with the endpoint document in the emulator's SSM.
 // Every assertion about where calls went is made from the servers' own call counters.
@@ -47,11 +47,7 @@ async function startServer(name: string): Promise<TestServer> {
       callback(null, { server: name });
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    ),
-  );
+  const port = await listenOnLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return Object.assign(state, { endpoint: { address: "127.0.0.1", port } });
 }
@@ -82,16 +78,6 @@ async function publishServing(ssm: SSMClient, revision: number, fleet: readonly 
   });
   await ssm.send(new PutParameterCommand({ Name: parameterName, Value: value, Type: "String", Overwrite: true }));
   return endpoints;
-}
-
-function whoAmI(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, Function>).whoAmI!(
-      {},
-      { deadline: Date.now() + 5_000 },
-      (error: grpc.ServiceError | null, reply: { server: string }) => (error === null ? resolve(reply.server) : reject(error)),
-    );
-  });
 }
 
 /** Makes calls, one at a time, until `condition` holds; fails after `timeoutMs` saying what it waited for. */

@@ -11,7 +11,7 @@ import {
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
 import { runServiceTasks, stopServiceTask, taskIdOf, taskIp } from "@discovery-sync/emulator";
 import { createPipeline, type Pipeline } from "../support/pipeline.js";
-import { jsonUnaryService } from "../support/grpc.js";
+import { callContinuously, jsonUnaryService, listenOnLoopback, until } from "../support/grpc.js";
 
 // The promise client-side discovery is adopted for: a rolling deploy costs no failed call. Real @grpc/grpc-js servers
 // on 127.0.0.1 stand in for ECS tasks; a client calls without pause through the `discovery:` resolver, whose reader
@@ -86,11 +86,7 @@ async function startTaskServer(task: Task): Promise<TaskServer> {
       }, 5);
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    ),
-  );
+  const port = await listenOnLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return Object.assign(state, { loopback: { address: "127.0.0.1", port } });
 }
@@ -128,38 +124,6 @@ function loopbackReader(reader: EndpointReader, servers: ReadonlyMap<string, Tas
     status: () => reader.status(),
     close: () => reader.close(),
   };
-}
-
-interface CallLoad {
-  succeeded: number;
-  readonly failures: grpc.ServiceError[];
-  readonly done: Promise<void>;
-  stop(): void;
-}
-
-function callContinuously(client: grpc.Client, workers: number): CallLoad {
-  let stopped = false;
-  const load = { succeeded: 0, failures: [] as grpc.ServiceError[], stop: () => void (stopped = true) };
-  const call = () =>
-    new Promise<void>((resolve) => {
-      (client as unknown as Record<string, Function>).whoAmI!({}, { deadline: Date.now() + 5_000 }, (error: grpc.ServiceError | null) => {
-        if (error === null) load.succeeded += 1;
-        else load.failures.push(error);
-        resolve();
-      });
-    });
-  const worker = async () => {
-    while (!stopped) await call();
-  };
-  return Object.assign(load, { done: Promise.all(Array.from({ length: workers }, worker)).then(() => undefined) });
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
