@@ -1,5 +1,6 @@
 import {
   CloudMapServiceCache,
+  defaultStaleReadRetryDelaysMs,
   DiscoverySyncError,
   planReconcile,
   readFreshState,
@@ -128,10 +129,6 @@ export interface ObserveOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-// The reconcile Lambda's default waits (ReconcileDependencies.staleReadRetryDelaysMs): ECS usually catches up within a
-// second or two, and an operator would rather wait that long than be told "stale".
-const defaultStaleReadRetryDelaysMs = [250, 500, 1_000, 2_000];
-
 /** Keeps what the read step logs: warnings are shown with the service; debug and info lines are the Lambda's business. */
 class CollectingLogger implements ReconcileLogger {
   public readonly warnings: string[] = [];
@@ -169,6 +166,8 @@ export async function observeService(
   const context: ReconcileContext = { clients: aws.clients, logger, ...caches, limit: requestLimit() };
   const triggers: ReconcileTrigger[] = [{ kind: "manual", at: now.toISOString() }];
   const retry = {
+    // The Lambda's own waits: ECS usually catches up within a second or two, and an operator would rather wait that
+    // long than be told "stale".
     delaysMs: options.staleReadRetryDelaysMs ?? defaultStaleReadRetryDelaysMs,
     sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
   };

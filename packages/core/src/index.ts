@@ -87,6 +87,7 @@ export {
   type RouteDecision,
 } from "./routing.js";
 export {
+  defaultStaleReadRetryDelaysMs,
   emitReconcileMetrics,
   reconcileMetricNames,
   reconcileService,

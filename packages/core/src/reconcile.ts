@@ -65,7 +65,8 @@ export interface ReconcileResult {
   readonly retryable?: boolean;
 }
 
-const defaultStaleReadRetryDelaysMs = [250, 500, 1_000, 2_000];
+/** The waits before re-reading a stale ECS answer (see {@link ReconcileDependencies.staleReadRetryDelaysMs}). */
+export const defaultStaleReadRetryDelaysMs: readonly number[] = [250, 500, 1_000, 2_000];
 const defaultTaskDefinitions = new TaskDefinitionCache();
 const defaultCloudMapServices = new CloudMapServiceCache();
 const defaultShardValues = new ShardValueCache();
