@@ -265,7 +265,7 @@ describe("failures, staleness and backoff", () => {
     expect(unavailable.lastGoodAt?.toISOString()).toBe("2026-11-25T06:00:00.000Z");
     expect(unavailable.message).toContain(parameterName);
     expect(unavailable.message).toContain("since 2026-11-25T06:00:10.000Z");
-    expect(unavailable.cause).toBeInstanceOf(EndpointRefreshError);
+    expect(unavailable.lastError).toBeInstanceOf(EndpointRefreshError);
   });
 
   it("rejects a cold reader whose first load fails, and sends no further request until the backoff retry", async () => {

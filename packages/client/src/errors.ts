@@ -5,7 +5,8 @@
 
 /**
  * Base class of every error this package throws or reports. `name` is set on each subclass (stack traces and
- * logs show it), and `cause` carries the underlying error (an SDK error, a DNS error, a parse error).
+ * logs show it), and `cause` carries the underlying error (an SDK error, a DNS error, a parse error); a summary of
+ * several failures ({@link EndpointsUnavailableError}) names the last one as `lastError` instead.
  *
  * @example
  * ```ts
@@ -73,7 +74,7 @@ export type FailureReason =
 
 /**
  * One failed attempt to fetch the endpoint list from one source. Reported through the reader's `error` event and
- * `onError` callback, and kept as the `cause` of {@link EndpointsUnavailableError}.
+ * `onError` callback, and kept as the `lastError` of {@link EndpointsUnavailableError}.
  *
  * @example
  * ```ts
@@ -106,7 +107,7 @@ export class EndpointRefreshError extends DiscoveryClientError {
 
 /**
  * `endpoints()` cannot give a list it can vouch for: there was never a good one, or the last good one is older
- * than `maxStaleMs` and refreshes keep failing. Says which parameter, what failed (`reason`, `cause`) and since when
+ * than `maxStaleMs` and refreshes keep failing. Says which parameter, what failed (`reason`, `lastError`) and since when
  * (`failingSince`). The reader never answers a failure with a silently empty list.
  *
  * @example
@@ -130,13 +131,17 @@ export class EndpointsUnavailableError extends DiscoveryClientError {
   public readonly failingSince: Date;
   /** When the list held was last confirmed good, or `undefined` when no good list was ever loaded. */
   public readonly lastGoodAt: Date | undefined;
+  readonly #lastError: EndpointRefreshError;
   /**
-   * The most recent failure: the error's `cause`. A getter, not an own property, because Node prints an uncaught
-   * error's own enumerable properties and then its `cause`: a property would print the failure (and the AWS SDK error
-   * under it, with its `$metadata`) a second time.
+   * The most recent failure; its own `cause` is the underlying error (the AWS SDK's, with its `$metadata`).
+   *
+   * Deliberately not this error's `cause`, and a getter rather than an own property: Node prints an uncaught error
+   * with its own properties and its whole `cause` chain, each with its stack (neither `util.inspect.custom` nor a
+   * `cause` getter changes that), which made about 50 lines of one failure. The message already names the last
+   * failure and its AWS error, so an uncaught one prints a few lines; code that wants the chain asks for it here.
    */
   public get lastError(): EndpointRefreshError {
-    return this.cause as EndpointRefreshError;
+    return this.#lastError;
   }
   public constructor(
     parameterName: string,
@@ -152,8 +157,8 @@ export class EndpointsUnavailableError extends DiscoveryClientError {
     super(
       `no usable endpoints for SSM parameter ${JSON.stringify(parameterName)}: ` +
         `${lastError.reason} since ${failingSince.toISOString()}; ${held}. Last error: ${lastError.message}`,
-      { cause: lastError },
     );
+    this.#lastError = lastError;
     this.parameterName = parameterName;
     this.reason = lastError.reason;
     this.failingSince = failingSince;
