@@ -148,9 +148,10 @@ describe("configuration in an SSM parameter", () => {
         role === "reconcile"
           ? [
               `ssm:GetParameter ${configArn}`,
-              ...documents.flatMap((d) => [`ssm:GetParameter ${d}`, `ssm:PutParameter ${d}`]),
+              // Each document read with its writer state in one GetParameters; GetParameter before deleting shards.
+              ...documents.flatMap((d) => [`ssm:GetParameter ${d}`, `ssm:GetParameters ${d}`, `ssm:PutParameter ${d}`]),
               // The writer's state beside each document (tombstones of tasks out of the ready set).
-              ...documents.flatMap((d) => [`ssm:GetParameter ${d}/state`, `ssm:PutParameter ${d}/state`]),
+              ...documents.flatMap((d) => [`ssm:GetParameters ${d}/state`, `ssm:PutParameter ${d}/state`]),
               // A large document's shards, under the document's own path only.
               ...documents.flatMap((d) => ["DeleteParameters", "GetParameters", "PutParameter"].map((a) => `ssm:${a} ${d}/shards/*`)),
               // The shards that exist under each document's shard path (orphans).

@@ -207,13 +207,19 @@ class FakeAws {
         return { Version: version, Tier: tier };
       }
       case "GetParameters": {
-        // `name:version` selectors, as the writer reads a sharded document's shards.
-        const found = (input.Names as string[]).flatMap((selector) => {
+        // Plain names (the latest version: the document and the writer's state) and `name:version` selectors, as
+        // the writer reads a sharded document's shards; what does not exist comes back in InvalidParameters.
+        const selectors = input.Names as string[];
+        const matches = selectors.map((selector) => {
           const [name, version] = selector.split(/:(?=\d+$)/) as [string, string | undefined];
-          const match = this.parameters.get(name)?.find((v) => version === undefined || v.version === Number(version));
-          return match === undefined ? [] : [{ Name: name, Value: match.value, Version: match.version }];
+          const history = this.parameters.get(name);
+          const match = version === undefined ? history?.at(-1) : history?.find((v) => v.version === Number(version));
+          return match === undefined ? undefined : { Name: name, Value: match.value, Version: match.version };
         });
-        return { Parameters: found, InvalidParameters: [] };
+        return {
+          Parameters: matches.filter((match) => match !== undefined),
+          InvalidParameters: selectors.filter((_, i) => matches[i] === undefined),
+        };
       }
       case "GetParametersByPath": {
         const path = String(input.Path);
@@ -292,8 +298,7 @@ describe("reconcileService, the exact requests it sends", () => {
         { command: "ListTasks", input: { cluster: clusterName, serviceName, desiredStatus: "RUNNING" } },
         { command: "ListTasks", input: { cluster: clusterName, serviceName, desiredStatus: "STOPPED" } },
         { command: "DescribeTasks", input: { cluster: clusterName, tasks: tasks.map((t) => t.taskArn) } },
-        { command: "GetParameter", input: { Name: parameterName } },
-        { command: "GetParameter", input: { Name: stateName } },
+        { command: "GetParameters", input: { Names: [parameterName, stateName] } },
         { command: "ListOperations", input: expect.objectContaining({ Filters: expect.arrayContaining([{ Name: "SERVICE_ID", Condition: "EQ", Values: [serviceId] }]) }) },
         { command: "ListInstances", input: { ServiceId: serviceId, MaxResults: 100 } },
         ...targetGroupArns.map((arn) => ({ command: "DescribeTargetHealth", input: { TargetGroupArn: arn } })),
@@ -410,6 +415,85 @@ describe("reconcileService, the exact requests it sends", () => {
   });
 });
 
+describe("reconcileService, the document before Cloud Map and the target groups", () => {
+  it("publishes the document before Cloud Map and the target groups have even been read", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(2);
+    const victim = tasks[0]!;
+    aws.drain(victim);
+    let documentWritten!: () => void;
+    const documentSeen = new Promise<void>((resolve) => (documentWritten = resolve));
+    const targetReads = new Set(["ListOperations", "ListInstances", "DescribeTargetHealth"]);
+    aws.faults = [
+      (a) => {
+        if (a.command === "PutParameter" && a.input.Name === parameterName) documentWritten();
+        // Cloud Map's and ELB's reads answer only once the document's write has arrived.
+        return targetReads.has(a.command) ? documentSeen : undefined;
+      },
+    ];
+
+    // Act
+    const result = await Promise.race([
+      reconcileService(service, [eventOf(victim)], deps),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the document waited for the Cloud Map and ELB reads")), 2_000)),
+    ]);
+
+    // Assess: published, and Cloud Map and the target groups still converged after it
+    expect(result.error).toBeUndefined();
+    expect(aws.document().endpoints.map((e) => e.taskId)).toEqual([taskIdOf(tasks[1]!)]);
+    expect(aws.document().draining.map((e) => e.taskId)).toEqual([taskIdOf(victim)]);
+    expect(writesOf(aws.actions).map((a) => a.command).sort()).toEqual(
+      ["DeregisterInstance", ...targetGroupArns.map(() => "DeregisterTargets"), "PutParameter", "PutParameter"].sort(),
+    );
+  });
+
+  it("keeps the published document when the targets path fails, and fails the reconcile (retryable), naming the read", async () => {
+    // Prepare
+    const { aws, tasks, deps } = await convergedWorld(2);
+    const victim = tasks[0]!;
+    aws.drain(victim);
+    const denied = Object.assign(new Error("User is not authorized to perform servicediscovery:ListInstances"), { name: "AccessDeniedException" });
+    aws.faults = [(a) => (a.command === "ListInstances" ? Promise.reject(denied) : undefined)];
+
+    // Act
+    const result = await reconcileService(service, [eventOf(victim)], deps);
+
+    // Assess
+    expect(aws.document().endpoints.map((e) => e.taskId)).toEqual([taskIdOf(tasks[1]!)]);
+    expect(result.error?.message).toContain(`cloudmap.read ${serviceId}`);
+    expect(result.retryable).not.toBe(false);
+    expect(result.record.outcome).toBe("failed");
+    expect(result.record.writes).toMatchObject({ documentsPublished: 1 });
+  });
+  it("when a stopping task only Cloud Map still names cannot be described, keeps the document and fails (retryable)", async () => {
+    // Prepare: the victim's Cloud Map deregistration keeps failing, so once it has stopped only Cloud Map names it
+    const { aws, tasks, deps } = await convergedWorld(2);
+    const victim = tasks[0]!;
+    const refused = new Error("AccessDenied: not allowed");
+    aws.faults = [(a) => (a.command === "DeregisterInstance" ? refused : undefined)];
+    aws.drain(victim);
+    await reconcileService(service, [eventOf(victim)], deps);
+    aws.stop(victim);
+    await reconcileService(service, [eventOf(victim)], deps);
+    expect(aws.document().draining).toEqual([]);
+    expect(aws.instances.has(taskIdOf(victim))).toBe(true);
+    const throttled = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    aws.faults = [(a) => (a.command === "DescribeTasks" && (a.input.tasks as string[]).includes(victim.taskArn) ? throttled : undefined)];
+    aws.runTask();
+
+    // Act: a reconcile for another task; the new task's document goes out before Cloud Map's read names the victim
+    const result = await reconcileService(service, [eventOf(tasks[1]!)], deps);
+
+    // Assess
+    expect(aws.document().endpoints).toHaveLength(2);
+    expect(result.error?.message).toContain("ecs.read");
+    expect(result.error?.message).toContain("Rate exceeded");
+    expect(result.retryable).not.toBe(false);
+    expect(result.record.outcome).toBe("failed");
+    expect(result.record.writes).toMatchObject({ documentsPublished: 1 });
+  });
+});
+
 describe("reconcileService, which stopped tasks it describes", () => {
   it("describes a stopped task while the document names it, and not once it is out of everything published", async () => {
     // Prepare
@@ -426,7 +510,7 @@ describe("reconcileService, which stopped tasks it describes", () => {
 
     // Assess
     expect(whileNamed).toContain(victim.taskArn);
-    expect(later.error).toBeUndefined();
+    expect(later.error, String((later.error as { failures?: { step: string; error: Error }[] } | undefined)?.failures?.map((f) => `${f.step}: ${f.error.message}`))).toBeUndefined();
     expect(later.record.outcome).toBe("converged");
     expect(described().sort()).toEqual([tasks[0]!.taskArn, tasks[1]!.taskArn].sort());
   });

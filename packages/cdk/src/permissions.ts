@@ -108,11 +108,17 @@ export function reconcileStatements(
   statements.push(
     new iam.PolicyStatement({
       sid: "EndpointDocuments",
-      actions: ["ssm:GetParameter", "ssm:PutParameter"],
-      // Each document, and the writer's own state beside it (`<parameter>/state`: tombstones of stopped tasks).
-      resources: unique(
-        config.services.flatMap((s) => [parameterArn(stack, s.parameterName), parameterArn(stack, writerStateParameterName(s.parameterName))]),
-      ),
+      // GetParameters: the reconcile reads each document with its writer state in one call; GetParameter: the shard
+      // clean-up checks that the document is still at the version it published.
+      actions: ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter"],
+      resources: unique(config.services.map((s) => parameterArn(stack, s.parameterName))),
+    }),
+    new iam.PolicyStatement({
+      sid: "WriterState",
+      // The writer's own state beside each document (`<parameter>/state`: tombstones of stopped tasks), read with the
+      // document.
+      actions: ["ssm:GetParameters", "ssm:PutParameter"],
+      resources: unique(config.services.map((s) => parameterArn(stack, writerStateParameterName(s.parameterName)))),
     }),
     new iam.PolicyStatement({
       sid: "EndpointDocumentShards",

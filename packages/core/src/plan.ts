@@ -360,7 +360,18 @@ export function buildShardManifest(
   };
 }
 
-function planDocument(service: ServiceConfig, desired: DesiredState, parameter: ParameterState | undefined, now: Date): DocumentPlan {
+/**
+ * The document part of {@link planReconcile}: what to publish so the document lists the desired state (ready tasks as
+ * endpoints, stopping ones as draining), or why it stays as it is. Pure. It needs the document alone, not Cloud Map or
+ * the target groups, so a reconcile plans and publishes it before those are read.
+ *
+ * @example
+ * ```ts
+ * const document = planDocument(service, summariseTasks(tasks).desired, parameterState, new Date());
+ * if (document.kind === "publish") console.log(document.document.revision);
+ * ```
+ */
+export function planDocument(service: ServiceConfig, desired: DesiredState, parameter: ParameterState | undefined, now: Date): DocumentPlan {
   if (parameter === undefined) return { kind: "skipped" };
   if (parameter.kind === "newer") return { kind: "refused", error: new NewerDocumentError(service.name, service.parameterName, parameter.schemaVersion) };
   const base = {
@@ -447,10 +458,26 @@ function planDocument(service: ServiceConfig, desired: DesiredState, parameter: 
  * ```
  */
 export function planReconcile(service: ServiceConfig, desired: DesiredState, actual: ActualState, now: Date): ReconcilePlan {
+  return { ...planTargets(service, desired, actual), document: planDocument(service, desired, actual.parameter, now) };
+}
+
+/**
+ * The Cloud Map and target group part of {@link planReconcile}: the ready tasks registered, everything else
+ * deregistered. Pure; the document is not looked at.
+ *
+ * @example
+ * ```ts
+ * const { cloudMap, targetGroups } = planTargets(service, desired, { cloudMap: cloudMapState, targetGroups: [] });
+ * ```
+ */
+export function planTargets(
+  service: ServiceConfig,
+  desired: DesiredState,
+  actual: Pick<ActualState, "cloudMap" | "targetGroups">,
+): Pick<ReconcilePlan, "cloudMap" | "targetGroups"> {
   return {
     ...(actual.cloudMap === undefined ? {} : { cloudMap: planCloudMap(service, desired, actual.cloudMap) }),
     targetGroups: actual.targetGroups.map((group) => ({ arn: group.arn, ...planTargetGroup(service, desired, group.targets) })),
-    document: planDocument(service, desired, actual.parameter, now),
   };
 }
 

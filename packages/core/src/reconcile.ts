@@ -1,6 +1,7 @@
 /**
- * Reconciles one service: read ({@link readFreshState}), plan (the pure {@link planReconcile}), apply
- * ({@link applyPlan}) and record ({@link buildReconcileRecord}), each in a module of its own under `reconcile/`.
+ * Reconciles one service: read ({@link readFreshTasks} and {@link readTargets}, side by side), plan (the pure
+ * {@link planDocument} and {@link planTargets}), apply ({@link applyDocument}, started as soon as the tasks are read,
+ * and {@link applyTargets}) and record ({@link buildReconcileRecord}), each in a module of its own under `reconcile/`.
  */
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { AwsClients } from "./aws/clients.js";
@@ -12,10 +13,10 @@ import { defaultMaxConcurrentRequests, requestLimit } from "./concurrency.js";
 import type { ServiceConfig } from "./config.js";
 import { ConcurrentWriteError, ReconcileError } from "./errors.js";
 import type { ReconcileTrigger } from "./messages.js";
-import { planReconcile, type ActualState, type ReconcilePlan } from "./plan.js";
-import { applyPlan, mergeWrites, type AppliedWrites } from "./reconcile/apply.js";
+import { planDocument, planTargets, type ActualState, type ReconcilePlan } from "./plan.js";
+import { applyDocument, applyTargets, mergeWrites, type AppliedWrites } from "./reconcile/apply.js";
 import type { ReconcileContext, ReconcileLogger } from "./reconcile/context.js";
-import { readFreshState } from "./reconcile/read.js";
+import { assertFreshRead, combineReads, readFreshTasks, readTargets, type TargetsRead } from "./reconcile/read.js";
 import { buildReconcileRecord, emitReconcileMetrics, isRetryable, type ReconcileRecord } from "./reconcile/record.js";
 import { summariseTasks, type TaskSummary } from "./tasks.js";
 import { nextTombstones, sameTombstones } from "./tombstones.js";
@@ -125,20 +126,51 @@ export async function reconcileService(
     // be written by another writer meanwhile (SSM has no compare-and-swap): its list may be older than ours, and
     // readers may have taken its revision, so the current truth is published again at once, above both.
     for (let round = 1; ; round++) {
-      const read = await readFreshState(service, triggers, context, retry);
+      // The two read paths side by side, the tasks path's requests sent first. The document depends on the tasks path
+      // alone, so it is planned and its publish started as soon as that is in, while Cloud Map and the target groups
+      // are still being read: on AWS one wave sooner; on an emulator answering a request at a time, several.
+      const tasks = readFreshTasks(service, triggers, context, retry);
+      // Started at once, not after the tasks path's DescribeTasks: that would answer the document a few ms sooner on
+      // the emulator, which serves requests about one at a time, but leaves gaps with nothing in flight (one more
+      // serial wave, so more time on AWS). See docs/benchmarks.md.
+      const targets = readTargets(service, context, tasks);
+      targets.catch(() => undefined); // when the tasks path fails, its error is the one reported, below
+      const tasksRead = await tasks;
+      const documentSummary = summariseTasks(tasksRead.tasks, tasksRead.definitions);
+      const documentPlan = planDocument(service, documentSummary.desired, tasksRead.parameter, now());
+      if (tasksRead.parameter?.kind === "invalid" && documentPlan.kind === "publish") {
+        // Say what was wrong with what we replace: it may be a hand edit somebody wants to know about.
+        deps.logger.warn("document replaced", { serviceName: service.name, parameterName: service.parameterName, reason: tasksRead.parameter.reason });
+      }
+      const documentWrites = applyDocument(service, documentPlan, context);
+      // What the record says if the targets path fails: the document's part, which is carried out regardless.
+      tasksSeen = tasksRead.tasks.length;
+      summary = documentSummary;
+      actual = { targetGroups: [], ...(tasksRead.parameter === undefined ? {} : { parameter: tasksRead.parameter }) };
+      plan = { targetGroups: [], document: documentPlan };
+      let targetsRead: TargetsRead;
+      try {
+        targetsRead = await targets;
+        // The stopping tasks only Cloud Map names were described after the others: checked now, before the writes
+        // they could affect (the tombstones). A stale one fails this reconcile, which is retried.
+        assertFreshRead(service, targetsRead.tasks, triggers, tasksRead.tombstones);
+      } catch (caught) {
+        const documentDone = await documentWrites;
+        writes = writes === undefined ? documentDone : mergeWrites(writes, documentDone);
+        throw caught;
+      }
+      const read = combineReads(tasksRead, targetsRead);
       tasksSeen = read.tasks.length;
-      summary = summariseTasks(read.tasks, read.definitions);
+      summary = targetsRead.tasks.length === 0 ? documentSummary : summariseTasks(read.tasks, read.definitions);
       for (const skipped of summary.skipped) {
         const attributes = { serviceName: service.name, taskArn: skipped.taskArn, reason: skipped.reason };
         if (skipped.kind === "unsupported") deps.logger.warn("task skipped", attributes);
         else deps.logger.debug("task not ready", attributes);
       }
       actual = read.actual;
-      plan = planReconcile(service, summary.desired, actual, now());
-      if (actual.parameter?.kind === "invalid" && plan.document.kind === "publish") {
-        // Say what was wrong with what we replace: it may be a hand edit somebody wants to know about.
-        deps.logger.warn("document replaced", { serviceName: service.name, parameterName: service.parameterName, reason: actual.parameter.reason });
-      }
+      // A stopping task is never ready, so the later-described ones change nothing registered: the document's desired
+      // state is the one for Cloud Map and the target groups too.
+      plan = { ...planTargets(service, documentSummary.desired, actual), document: documentPlan };
       const published = actual.parameter?.kind === "valid" ? actual.parameter.document.endpoints : [];
       const tombstones = nextTombstones(
         read.tombstones,
@@ -147,11 +179,12 @@ export async function reconcileService(
         new Set(published.flatMap((e) => (e.taskId === undefined ? [] : [e.taskId]))),
         now().getTime(),
       );
-      const roundWrites = await applyPlan(
+      const targetWrites = applyTargets(
         service,
-        { plan, ...(sameTombstones(read.tombstones, tombstones) ? {} : { tombstones }) },
+        { cloudMap: plan.cloudMap, targetGroups: plan.targetGroups, ...(sameTombstones(read.tombstones, tombstones) ? {} : { tombstones }) },
         context,
       );
+      const roundWrites = mergeWrites(await targetWrites, await documentWrites);
       roundWrites.failures.unshift(...read.failures);
       writes = writes === undefined ? roundWrites : mergeWrites(writes, roundWrites);
       if (!roundWrites.conflict) break;

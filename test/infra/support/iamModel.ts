@@ -89,6 +89,8 @@ export const CONFIG_LOADER_MODULE = "packages/core/src/handlers/runtime.ts";
 
 /** The module that reads and writes the writer's state beside each document (`<parameter>/state`), and nothing else. */
 export const WRITER_STATE_MODULE = "packages/core/src/aws/writer-state.ts";
+/** The module that reads and writes the endpoint document (its GetParameters reads the document and its state). */
+export const DOCUMENT_MODULE = "packages/core/src/aws/parameter.ts";
 
 /** The resources of one deployment the functions work on, from the configuration they load. */
 export interface DeploymentFacts {
@@ -279,6 +281,9 @@ function needFor(action: string, call: SdkCall, fn: FunctionFacts, d: Deployment
       // The document (or the manifest) and its shards.
       return scoped([...d.documentParameterArns, ...d.documentShardArns]);
     case "ssm:GetParameters":
+      // The document and the writer's state beside it in one call (readDocumentAndState), and a document's shards.
+      if (call.module === DOCUMENT_MODULE) return scoped([...d.documentParameterArns, ...d.documentStateArns]);
+      return scoped(d.documentShardArns);
     case "ssm:DeleteParameters":
       return scoped(d.documentShardArns);
     case "ssm:GetParameterHistory":

@@ -1,6 +1,6 @@
-import { GetParameterCommand, ParameterNotFound, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { shardPath } from "@discovery-sync/client/shards";
-import { parseTombstones, serializeTombstones, type Tombstone, type Tombstones } from "../tombstones.js";
+import { serializeTombstones, type Tombstones } from "../tombstones.js";
 
 /**
  * The writer's own state parameter beside a document: `<parameter>/state` (a flat name gets a leading `/`, as its
@@ -13,17 +13,6 @@ import { parseTombstones, serializeTombstones, type Tombstone, type Tombstones }
  */
 export function writerStateParameterName(parameterName: string): string {
   return shardPath(parameterName).replace(/\/shards$/, "/state");
-}
-
-/** The tombstones kept for a document (none when the state parameter does not exist yet). */
-export async function readTombstones(ssm: SSMClient, parameterName: string): Promise<Map<string, Tombstone>> {
-  try {
-    const output = await ssm.send(new GetParameterCommand({ Name: writerStateParameterName(parameterName) }));
-    return parseTombstones(output.Parameter?.Value);
-  } catch (error) {
-    if (error instanceof ParameterNotFound) return new Map();
-    throw error;
-  }
 }
 
 /** Stores the tombstones of a document (a Standard parameter; the oldest are dropped to fit). */

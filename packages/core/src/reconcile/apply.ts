@@ -1,15 +1,17 @@
 /**
- * The apply step of a reconcile: carries out a plan. Every write starts at once (bounded by the reconcile's request
- * limit), so a small service's writes take one serial wave: Cloud Map, each target group, the writer's tombstones and
- * the document. Every write is attempted even when another fails, and every failure is collected, naming its
- * resource: the reconcile then fails as a whole, so the message is retried and nothing is silently dropped.
+ * The apply step of a reconcile: carries out a plan in two parts, the document ({@link applyDocument}, started as soon
+ * as ECS and the document are read) and Cloud Map, the target groups and the writer's tombstones
+ * ({@link applyTargets}, once they are read). Within each, every write starts at once (bounded by the reconcile's
+ * request limit), so a small service's writes take one serial wave. Every write is attempted even when another fails,
+ * and every failure is collected, naming its resource: the reconcile then fails as a whole, so the message is retried
+ * and nothing is silently dropped.
  */
 import { deregisterCloudMapInstance, registerCloudMapInstance, unsettledInstanceError } from "../aws/cloudmap.js";
 import { publishDocument, removeShardsAfterPublish } from "../aws/parameter.js";
 import { deregisterTargets, registerTargets } from "../aws/targets.js";
 import { writeTombstones, writerStateParameterName } from "../aws/writer-state.js";
 import type { ServiceConfig } from "../config.js";
-import type { InstanceRegistration, ReconcilePlan, ShardedPublishPlan, SinglePublishPlan, TargetRef } from "../plan.js";
+import type { DocumentPlan, InstanceRegistration, ReconcilePlan, ShardedPublishPlan, SinglePublishPlan, TargetRef } from "../plan.js";
 import type { Tombstones } from "../tombstones.js";
 import type { ReconcileContext, StepFailure } from "./context.js";
 
@@ -29,9 +31,10 @@ export interface AppliedWrites {
   failures: StepFailure[];
 }
 
-/** The writes of a plan that is carried out, besides the plan itself. */
-export interface ApplyRequest {
-  readonly plan: ReconcilePlan;
+/** The Cloud Map and target group writes of a plan, and the tombstones to store with them. */
+export interface TargetsApplyRequest {
+  readonly cloudMap: ReconcilePlan["cloudMap"];
+  readonly targetGroups: ReconcilePlan["targetGroups"];
   /** The tombstones to store, when they changed (a task left the ready set, or came back). */
   readonly tombstones?: Tombstones;
 }
@@ -94,26 +97,38 @@ async function publish(
 }
 
 /**
- * Carries out a plan (and stores the tombstones given). The document reflects ECS, not Cloud Map or the target groups,
- * so it is written alongside them, not after them: clients stop using a draining task as early as possible, and a
- * failed Cloud Map or target group write does not hold the document back.
- *
- * The tombstones are written in the same wave as the document. That is as safe as writing them first: a later
- * reconcile of the service, the only reader that needs them, starts after this one has finished (the FIFO queue's
- * message group), and a failed tombstone write never held the document back either; it fails this reconcile, which is
- * retried.
+ * Publishes the document of a plan (or records why it cannot be). The document reflects ECS only, so the reconcile
+ * starts this as soon as ECS and the document are read, before Cloud Map and the target groups are even read: clients
+ * stop using a draining task as early as possible, and a failed Cloud Map or target group write never holds the
+ * document back.
  */
-export async function applyPlan(service: ServiceConfig, request: ApplyRequest, context: ReconcileContext): Promise<AppliedWrites> {
+export async function applyDocument(service: ServiceConfig, document: DocumentPlan, context: ReconcileContext): Promise<AppliedWrites> {
+  const writes = noWrites();
+  if (document.kind === "publish") await publish(writes, service, document, context);
+  else if (document.kind === "too-large" || document.kind === "refused") {
+    writes.failures.push({ step: `ssm.put ${service.parameterName}`, error: document.error });
+  }
+  return writes;
+}
+
+/**
+ * Carries out the Cloud Map and target group writes of a plan, and stores the tombstones given.
+ *
+ * The tombstones are written alongside (and so after the document was published or refused). That is as safe as
+ * writing them first: a later reconcile of the service, the only reader that needs them, starts after this one has
+ * finished (the FIFO queue's message group), and a failed tombstone write never held the document back either; it
+ * fails this reconcile, which is retried.
+ */
+export async function applyTargets(service: ServiceConfig, request: TargetsApplyRequest, context: ReconcileContext): Promise<AppliedWrites> {
   const { clients, limit } = context;
-  const { plan } = request;
   const writes = noWrites();
   const pending: Promise<unknown>[] = [];
 
   const serviceId = service.cloudMapServiceId;
-  if (serviceId !== undefined && plan.cloudMap !== undefined) {
+  if (serviceId !== undefined && request.cloudMap !== undefined) {
     // An operation in flight that the desired state no longer agrees with is not undone (no request while it runs):
     // reported, retryable, so the message comes back shortly and the next reconcile finishes the job.
-    for (const unsettled of plan.cloudMap.unsettled ?? []) {
+    for (const unsettled of request.cloudMap.unsettled ?? []) {
       writes.failures.push({ step: `cloudmap.pending ${unsettled.instanceId}`, error: unsettledInstanceError(service.name, serviceId, unsettled) });
     }
     const register = async (registration: InstanceRegistration) => {
@@ -126,11 +141,11 @@ export async function applyPlan(service: ServiceConfig, request: ApplyRequest, c
       const sent = () => limit(() => deregisterCloudMapInstance(clients.serviceDiscovery, serviceId, instanceId, service.name));
       if (await attempt(writes, step, sent)) writes.cloudMapDeregistered += 1;
     };
-    for (const registration of plan.cloudMap.register) pending.push(register(registration));
-    for (const instanceId of plan.cloudMap.deregister) pending.push(deregister(instanceId));
+    for (const registration of request.cloudMap.register) pending.push(register(registration));
+    for (const instanceId of request.cloudMap.deregister) pending.push(deregister(instanceId));
   }
 
-  for (const group of plan.targetGroups) {
+  for (const group of request.targetGroups) {
     const change = async (kind: "register" | "deregister", targets: readonly TargetRef[]) => {
       if (targets.length === 0) return;
       const write = kind === "register" ? registerTargets : deregisterTargets;
@@ -145,12 +160,6 @@ export async function applyPlan(service: ServiceConfig, request: ApplyRequest, c
   if (tombstones !== undefined) {
     const step = `ssm.put ${writerStateParameterName(service.parameterName)}`;
     pending.push(attempt(writes, step, () => limit(() => writeTombstones(clients.ssm, service.parameterName, tombstones))));
-  }
-
-  const document = plan.document;
-  if (document.kind === "publish") pending.push(publish(writes, service, document, context));
-  else if (document.kind === "too-large" || document.kind === "refused") {
-    writes.failures.push({ step: `ssm.put ${service.parameterName}`, error: document.error });
   }
 
   await Promise.all(pending);

@@ -1,36 +1,61 @@
 /**
- * The read step of a reconcile: everything the plan needs, each independent read started at once, so that a
- * reconcile's reads take two serial waves of requests (three on a cold start), not one per kind of read.
+ * The read step of a reconcile, in two paths that run side by side:
  *
- * - wave 1: ListTasks (RUNNING and STOPPED), the document, the writer's tombstones, Cloud Map's operations in flight,
- *   each target group's targets;
- * - wave 2: DescribeTasks (the batches concurrent), Cloud Map's instances (after its operations: see
- *   `readCloudMapState`), the document's shards not cached.
+ * - the **tasks path** ({@link readTasks}): the document with the writer's state (one GetParameters) and ListTasks,
+ *   then DescribeTasks (the batches concurrent): everything the document depends on, so it is published as soon as
+ *   this is in (two serial waves of requests);
+ * - the **targets path** ({@link readTargets}): Cloud Map's operations in flight, then its instances (see
+ *   `readCloudMapState`), and each target group's targets, needed only for the Cloud Map and target group writes.
  *
- * Stale reads are recognised here, before anything is written (see {@link readFreshState}).
+ * The tasks path's requests are sent first: on an emulator that answers one request at a time, the document's
+ * inputs then come back first. Stale reads are recognised before anything that depends on them is written (see
+ * {@link readFreshTasks}).
  */
 import { readCloudMapState } from "../aws/cloudmap.js";
 import { describeServiceTasks, listServiceTasks, type ListedServiceTasks } from "../aws/ecs.js";
-import { readParameter } from "../aws/parameter.js";
+import { readDocumentAndState } from "../aws/parameter.js";
 import { describeTargets } from "../aws/targets.js";
-import { readTombstones } from "../aws/writer-state.js";
 import type { ServiceConfig } from "../config.js";
 import { ReconcileError, StaleReadError, TargetGroupTypeError } from "../errors.js";
 import type { ReconcileTrigger } from "../messages.js";
 import type { ActualState, ParameterState, TargetGroupTarget } from "../plan.js";
 import { needsTaskDefinition, taskIdOf, type ObservedTask, type TaskDefinitionFacts } from "../tasks.js";
-import { staleTaskReads, type Tombstones } from "../tombstones.js";
+import { parseTombstones, staleTaskReads, type Tombstones } from "../tombstones.js";
 import type { ReconcileContext, StepFailure } from "./context.js";
 
-/** Everything one read of a service gives the plan. */
+/** Everything one read of a service gives the plan (both paths). */
 export interface ServiceRead {
-  /** The service's tasks that were described (see {@link readServiceState} for which stopping ones). */
+  /** The service's tasks that were described (see {@link readTasks} for which stopping ones). */
   readonly tasks: readonly ObservedTask[];
   /** Facts of the task definitions the readiness of `tasks` depends on. */
   readonly definitions: ReadonlyMap<string, TaskDefinitionFacts>;
   readonly tombstones: Tombstones;
   /** The targets that could be read; one that could not is left out and listed in `failures`. */
   readonly actual: ActualState;
+  readonly failures: readonly StepFailure[];
+}
+
+/** What the tasks path reads: everything the document depends on. */
+export interface TasksRead {
+  readonly tasks: readonly ObservedTask[];
+  readonly definitions: ReadonlyMap<string, TaskDefinitionFacts>;
+  readonly tombstones: Tombstones;
+  /** The document; undefined when it could not be read (the failure is in `failures`). */
+  readonly parameter: ParameterState | undefined;
+  readonly listed: ListedServiceTasks;
+  /** Every task ARN sent to DescribeTasks (a task of another service is described but not kept in `tasks`). */
+  readonly described: ReadonlySet<string>;
+  readonly failures: readonly StepFailure[];
+}
+
+/** What the targets path reads: Cloud Map and the target groups, and the stopping tasks only Cloud Map still names. */
+export interface TargetsRead {
+  readonly cloudMap: ActualState["cloudMap"];
+  /** The target groups that could be read. */
+  readonly targetGroups: ActualState["targetGroups"];
+  /** Stopping tasks the tasks path did not describe, named by Cloud Map (see {@link readTargets}). */
+  readonly tasks: readonly ObservedTask[];
+  readonly definitions: ReadonlyMap<string, TaskDefinitionFacts>;
   readonly failures: readonly StepFailure[];
 }
 
@@ -52,23 +77,6 @@ async function guarded<T>(failures: StepFailure[], step: string, read: () => Pro
   } catch (error) {
     failures.push({ step, error });
     return undefined;
-  }
-}
-
-/**
- * The tombstones of the service's document. Unreadable state is logged and read as none: it only adds safety, and
- * must not stop a reconcile.
- */
-async function readTombstonesOf(service: ServiceConfig, context: ReconcileContext): Promise<Tombstones> {
-  try {
-    return await readTombstones(context.clients.ssm, service.parameterName);
-  } catch (error) {
-    context.logger.warn("writer state unreadable", {
-      serviceName: service.name,
-      parameterName: service.parameterName,
-      reason: error instanceof Error ? error.message : String(error),
-    });
-    return new Map();
   }
 }
 
@@ -127,25 +135,87 @@ async function definitionFacts(
 }
 
 /**
- * Reads the service once: its tasks (ECS) and, concurrently, the targets (Cloud Map, target groups, the document) and
- * the writer's tombstones. Each target is read on its own: one that cannot be read (deleted, misconfigured, denied) is
- * reported in `failures` and left out of the actual state, so it is neither planned nor written while the others
- * converge. The tasks are required: an ECS failure rejects with a {@link ReconcileError} naming the read.
- *
- * Tasks listed as running are always described; tasks listed only as told to stop, when something published or an
- * event of the batch still names them (every one of them for a sweep).
+ * The tombstones in the writer's state value. Unreadable state is logged and read as none: it only adds safety, and
+ * must not stop a reconcile.
  */
-export async function readServiceState(
-  service: ServiceConfig,
-  triggers: readonly ReconcileTrigger[],
-  context: ReconcileContext,
-): Promise<ServiceRead> {
-  const { clients } = context;
-  const repair = triggers.some((trigger) => trigger.kind !== "event");
-  const failures: StepFailure[] = [];
+function tombstonesOf(service: ServiceConfig, stateValue: string | undefined, context: ReconcileContext): Tombstones {
+  try {
+    return parseTombstones(stateValue);
+  } catch (error) {
+    context.logger.warn("writer state unreadable", {
+      serviceName: service.name,
+      parameterName: service.parameterName,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+    return new Map();
+  }
+}
 
+/** True when a trigger is not an event (a sweep, a manual run): the repair path, which reads everything afresh. */
+function isRepair(triggers: readonly ReconcileTrigger[]): boolean {
+  return triggers.some((trigger) => trigger.kind !== "event");
+}
+
+/**
+ * The tasks path: the document and the writer's tombstones (one GetParameters, sent first) and the service's task
+ * listing, then one DescribeTasks round for the running tasks and the stopping ones the document or the events name
+ * (every stopping one for a repair, or when the document cannot tell). The tasks are required: an ECS failure rejects
+ * with a {@link ReconcileError} naming the read. The document is read on its own: a failure is in `failures`.
+ *
+ * @example
+ * ```ts
+ * const read = await readTasks(service, [{ kind: "sweep", at: new Date().toISOString() }], context);
+ * ```
+ */
+export async function readTasks(service: ServiceConfig, triggers: readonly ReconcileTrigger[], context: ReconcileContext): Promise<TasksRead> {
+  const { clients } = context;
+  const repair = isRepair(triggers);
+  const failures: StepFailure[] = [];
+  const stored = guarded(failures, `ssm.read ${service.parameterName}`, () => {
+    // Shards cached by version are trusted by event-driven reconciles; the sweep, the repair path, reads every
+    // shard again, so a shard deleted or rewritten by hand is noticed within one sweep period.
+    if (repair) context.shardValues.retain(service.parameterName, new Set());
+    return readDocumentAndState(clients.ssm, service.parameterName, context.shardValues);
+  });
   const listing = failingAsEcsRead(service, () => listServiceTasks(clients.ecs, service));
-  const tombstones = readTombstonesOf(service, context);
+  const [read, listed] = await Promise.all([stored, listing]);
+  const triggerIds = triggers.flatMap((trigger) => (trigger.taskArn === undefined ? [] : [taskIdOf(trigger.taskArn)]));
+  const documentIds = repair ? undefined : documentTaskIds(read?.parameter);
+  const names = documentIds === undefined ? undefined : new Set([...documentIds, ...triggerIds]);
+  const arns = [...listed.running, ...stoppingTasksNamed(listed, names)];
+  const tasks = await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, listed, arns, { limit: context.limit }));
+  return {
+    tasks,
+    definitions: await definitionFacts(service, tasks, context),
+    tombstones: tombstonesOf(service, read?.stateValue, context),
+    parameter: read?.parameter,
+    listed,
+    described: new Set(arns),
+    failures,
+  };
+}
+
+/**
+ * The targets path: Cloud Map's state and each target group's targets, each read on its own: one that cannot be read
+ * (deleted, misconfigured, denied) is reported in `failures` and left out, so it is neither planned nor written while
+ * the others converge. Its requests start at once; once the tasks path is in (`tasks`, a promise so both can run
+ * side by side), the stopping tasks only Cloud Map still names (its document write failed, say: rare) are described,
+ * so their versions are checked and their tombstones kept. They cannot change what is registered: a task told to
+ * stop is never ready.
+ *
+ * @example
+ * ```ts
+ * const tasks = readTasks(service, triggers, context);
+ * const [tasksRead, targetsRead] = await Promise.all([tasks, readTargets(service, context, tasks)]);
+ * ```
+ */
+export async function readTargets(
+  service: ServiceConfig,
+  context: ReconcileContext,
+  tasks: Promise<TasksRead> | TasksRead,
+): Promise<TargetsRead> {
+  const { clients } = context;
+  const failures: StepFailure[] = [];
   const serviceId = service.cloudMapServiceId;
   const cloudMap =
     serviceId === undefined
@@ -160,51 +230,37 @@ export async function readServiceState(
       }),
     ),
   );
-  const parameter = guarded(failures, `ssm.read ${service.parameterName}`, () => {
-    // Shards cached by version are trusted by event-driven reconciles; the sweep, the repair path, reads every
-    // shard again, so a shard deleted or rewritten by hand is noticed within one sweep period.
-    if (repair) context.shardValues.retain(service.parameterName, new Set());
-    return readParameter(clients.ssm, service.parameterName, context.shardValues);
-  });
-
-  const listed = await listing;
-  const triggerIds = triggers.flatMap((trigger) => (trigger.taskArn === undefined ? [] : [taskIdOf(trigger.taskArn)]));
-  // The document and the listing come in the same wave: one DescribeTasks round for the running tasks and the stopping
-  // ones the document or the events name. Cloud Map's instances come a wave later; a stopping task only Cloud Map
-  // still names (its document write failed, say) is described then, which is rare.
-  const documentIds = repair ? undefined : documentTaskIds(await parameter);
-  const firstNames = documentIds === undefined ? undefined : new Set([...documentIds, ...triggerIds]);
-  const first = stoppingTasksNamed(listed, firstNames);
-  const describedFirst = failingAsEcsRead(service, () =>
-    describeServiceTasks(clients.ecs, service, listed, [...listed.running, ...first], { limit: context.limit }),
+  const [cloudMapState, tasksRead] = await Promise.all([cloudMap, tasks]);
+  const cloudMapIds = [...(cloudMapState?.instances ?? []), ...(cloudMapState?.pendingOperations ?? [])].map((named) =>
+    "id" in named ? named.id : named.instanceId,
   );
-  const cloudMapState = await cloudMap;
-  let tasks: ObservedTask[];
-  if (firstNames === undefined) {
-    tasks = await describedFirst;
-  } else {
-    const cloudMapIds = [...(cloudMapState?.instances ?? []), ...(cloudMapState?.pendingOperations ?? [])].map((named) =>
-      "id" in named ? named.id : named.instanceId,
-    );
-    const describedIds = new Set(first);
-    const later = stoppingTasksNamed(listed, new Set(cloudMapIds)).filter((arn) => !describedIds.has(arn));
-    const [firstTasks, laterTasks] = await Promise.all([
-      describedFirst,
-      later.length === 0
-        ? []
-        : failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, listed, later, { limit: context.limit })),
-    ]);
-    tasks = [...firstTasks, ...laterTasks];
-  }
-  const definitions = await definitionFacts(service, tasks, context);
-  const parameterState = await parameter;
-  const groups = await targetGroups;
-  const actual: ActualState = {
-    ...(cloudMapState === undefined ? {} : { cloudMap: cloudMapState }),
-    targetGroups: groups.filter((group) => group !== undefined),
-    ...(parameterState === undefined ? {} : { parameter: parameterState }),
+  const later = stoppingTasksNamed(tasksRead.listed, new Set(cloudMapIds)).filter((arn) => !tasksRead.described.has(arn));
+  const laterTasks =
+    later.length === 0
+      ? []
+      : await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, tasksRead.listed, later, { limit: context.limit }));
+  return {
+    cloudMap: cloudMapState,
+    targetGroups: (await targetGroups).filter((group) => group !== undefined),
+    tasks: laterTasks,
+    definitions: await definitionFacts(service, laterTasks, context),
+    failures,
   };
-  return { tasks, definitions, tombstones: await tombstones, actual, failures };
+}
+
+/** Both paths of a read as one: the tasks of both, and the actual state the plan compares with. */
+export function combineReads(tasksRead: TasksRead, targetsRead: TargetsRead): ServiceRead {
+  return {
+    tasks: [...tasksRead.tasks, ...targetsRead.tasks],
+    definitions: new Map([...tasksRead.definitions, ...targetsRead.definitions]),
+    tombstones: tasksRead.tombstones,
+    actual: {
+      ...(targetsRead.cloudMap === undefined ? {} : { cloudMap: targetsRead.cloudMap }),
+      targetGroups: targetsRead.targetGroups,
+      ...(tasksRead.parameter === undefined ? {} : { parameter: tasksRead.parameter }),
+    },
+    failures: [...tasksRead.failures, ...targetsRead.failures],
+  };
 }
 
 /**
@@ -257,22 +313,16 @@ export function assertFreshRead(
 }
 
 /**
- * The service read ({@link readServiceState}), at least as new as every event among the triggers and every tombstone:
- * a stale read is read again, everything afresh, after a short wait while the invocation has time for it (ECS usually
- * catches up within a second or two, and the queue's next delivery of a FIFO group's message can be minutes away);
- * past that the StaleReadError fails the reconcile, before anything was written, and the queue retries.
+ * Runs a read until it is at least as new as every event among the triggers and every tombstone: a stale read (a
+ * {@link StaleReadError} from `read`) is read again, everything afresh, after a short wait while the invocation has
+ * time for it (ECS usually catches up within a second or two, and the queue's next delivery of a FIFO group's message
+ * can be minutes away); past that the StaleReadError is thrown, before anything depending on the read was written,
+ * and the queue retries.
  */
-export async function readFreshState(
-  service: ServiceConfig,
-  triggers: readonly ReconcileTrigger[],
-  context: ReconcileContext,
-  retry: StaleReadRetry,
-): Promise<ServiceRead> {
+async function retryingStaleReads<T>(service: ServiceConfig, context: ReconcileContext, retry: StaleReadRetry, read: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
-    const read = await readServiceState(service, triggers, context);
     try {
-      assertFreshRead(service, read.tasks, triggers, read.tombstones);
-      return read;
+      return await read();
     } catch (error) {
       const delay = retry.delaysMs[attempt];
       const timeLeft = retry.remainingTimeMs?.() ?? Number.POSITIVE_INFINITY;
@@ -281,4 +331,51 @@ export async function readFreshState(
       await retry.sleep(delay);
     }
   }
+}
+
+/**
+ * The tasks path ({@link readTasks}), at least as new as every event among the triggers and every tombstone (stale
+ * reads are read again: see {@link assertFreshRead}). What the reconcile publishes the document from.
+ *
+ * @example
+ * ```ts
+ * const read = await readFreshTasks(service, triggers, context, { delaysMs: defaultStaleReadRetryDelaysMs, sleep });
+ * ```
+ */
+export function readFreshTasks(
+  service: ServiceConfig,
+  triggers: readonly ReconcileTrigger[],
+  context: ReconcileContext,
+  retry: StaleReadRetry,
+): Promise<TasksRead> {
+  return retryingStaleReads(service, context, retry, async () => {
+    const read = await readTasks(service, triggers, context);
+    assertFreshRead(service, read.tasks, triggers, read.tombstones);
+    return read;
+  });
+}
+
+/**
+ * Both paths of a read ({@link readTasks} and {@link readTargets}, side by side) as one, at least as new as every
+ * event among the triggers and every tombstone (stale reads are read again: see {@link assertFreshRead}). What
+ * `discovery-sync status` and `plan` compare.
+ *
+ * @example
+ * ```ts
+ * const read = await readFreshState(service, [{ kind: "manual", at: new Date().toISOString() }], context, retry);
+ * ```
+ */
+export function readFreshState(
+  service: ServiceConfig,
+  triggers: readonly ReconcileTrigger[],
+  context: ReconcileContext,
+  retry: StaleReadRetry,
+): Promise<ServiceRead> {
+  return retryingStaleReads(service, context, retry, async () => {
+    const tasks = readTasks(service, triggers, context);
+    const [tasksRead, targetsRead] = await Promise.all([tasks, readTargets(service, context, tasks)]);
+    const read = combineReads(tasksRead, targetsRead);
+    assertFreshRead(service, read.tasks, triggers, read.tombstones);
+    return read;
+  });
 }
