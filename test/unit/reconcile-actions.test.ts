@@ -67,6 +67,15 @@ class FakeAws {
   #writesInFlight = 0;
   #nextTask = 1;
 
+  /** ListTasks answers that leave a task out although it runs (ListTasks is eventually consistent), by task ARN. */
+  readonly listingLag = new Map<string, number>();
+
+  #behindListing(taskArn: string): boolean {
+    const lag = this.listingLag.get(taskArn) ?? 0;
+    if (lag > 0) this.listingLag.set(taskArn, lag - 1);
+    return lag > 0;
+  }
+
   /** Starts recording afresh (actions, waves, the most in flight). */
   reset(): void {
     this.actions.length = 0;
@@ -151,7 +160,10 @@ class FakeAws {
     switch (command) {
       case "ListTasks":
         return {
-          taskArns: [...this.tasks.values()].filter((t) => (t.desiredStatus === "RUNNING") === (input.desiredStatus === "RUNNING")).map((t) => t.taskArn),
+          taskArns: [...this.tasks.values()]
+            .filter((t) => (t.desiredStatus === "RUNNING") === (input.desiredStatus === "RUNNING"))
+            .filter((t) => !this.#behindListing(t.taskArn!))
+            .map((t) => t.taskArn),
         };
       case "DescribeTasks":
         return { tasks: (input.tasks as string[]).flatMap((arn) => (this.tasks.has(arn) ? [structuredClone(this.tasks.get(arn)!)] : [])) };
@@ -295,8 +307,9 @@ describe("reconcileService, the exact requests it sends", () => {
     expect(result.record.outcome).toBe("converged");
     expect(sorted(aws.actions)).toEqual(
       sorted([
+        // Only the running tasks are listed: the stopping ones an event-triggered reconcile describes are those the
+        // document or the events name (here none), known by their ids.
         { command: "ListTasks", input: { cluster: clusterName, serviceName, desiredStatus: "RUNNING" } },
-        { command: "ListTasks", input: { cluster: clusterName, serviceName, desiredStatus: "STOPPED" } },
         { command: "DescribeTasks", input: { cluster: clusterName, tasks: tasks.map((t) => t.taskArn) } },
         { command: "GetParameters", input: { Names: [parameterName, stateName] } },
         { command: "ListOperations", input: expect.objectContaining({ Filters: expect.arrayContaining([{ Name: "SERVICE_ID", Condition: "EQ", Values: [serviceId] }]) }) },
@@ -478,7 +491,7 @@ describe("reconcileService, the document before Cloud Map and the target groups"
     expect(aws.document().draining).toEqual([]);
     expect(aws.instances.has(taskIdOf(victim))).toBe(true);
     const throttled = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
-    aws.faults = [(a) => (a.command === "DescribeTasks" && (a.input.tasks as string[]).includes(victim.taskArn) ? throttled : undefined)];
+    aws.faults = [(a) => (a.command === "DescribeTasks" && (a.input.tasks as string[]).includes(victim.taskArn!) ? throttled : undefined)];
     aws.runTask();
 
     // Act: a reconcile for another task; the new task's document goes out before Cloud Map's read names the victim
@@ -513,6 +526,23 @@ describe("reconcileService, which stopped tasks it describes", () => {
     expect(later.error, String((later.error as { failures?: { step: string; error: Error }[] } | undefined)?.failures?.map((f) => `${f.step}: ${f.error.message}`))).toBeUndefined();
     expect(later.record.outcome).toBe("converged");
     expect(described().sort()).toEqual([tasks[0]!.taskArn, tasks[1]!.taskArn].sort());
+  });
+
+  it("reads again while ListTasks does not list yet a task an event names as running, then publishes it", async () => {
+    // Prepare: a new task's event arrives before ListTasks lists it
+    const { aws, deps } = await convergedWorld(2);
+    const newcomer = aws.runTask();
+    aws.listingLag.set(newcomer.taskArn!, 2);
+    const waits: number[] = [];
+
+    // Act
+    const result = await reconcileService(service, [eventOf(newcomer)], { ...deps, sleep: async (ms) => void waits.push(ms) });
+
+    // Assess: two stale reads (described running, not listed as running), then published
+    expect(result.error).toBeUndefined();
+    expect(waits).toEqual([250, 500]);
+    expect(aws.document().endpoints.map((e) => e.taskId)).toContain(taskIdOf(newcomer));
+    expect(aws.actions.filter((a) => a.command === "ListTasks").map((a) => a.input.desiredStatus)).toEqual(["RUNNING", "RUNNING", "RUNNING"]);
   });
 
   it("the sweep still describes every task ECS lists as told to stop, and finds a draining task nothing named", async () => {

@@ -27,8 +27,10 @@ export {
  */
 export interface ObservedTask extends ClientObservedTask {
   /**
-   * True when ListTasks listed the task among those told to stop (desiredStatus STOPPED) and not among the running
-   * ones: a DescribeTasks answer that still says desiredStatus RUNNING is then older than the listing.
+   * True when ListTasks did not list the task among the running ones (desiredStatus RUNNING): it listed it among those
+   * told to stop, or (an event-triggered reconcile, which does not read that listing) something names it and it is not
+   * running. A DescribeTasks answer that still says desiredStatus RUNNING then disagrees with the listing: one of them
+   * is behind, and the read is tried again.
    */
   readonly listedAsStopping?: boolean;
 }

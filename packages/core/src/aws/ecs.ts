@@ -13,7 +13,16 @@ import { observeTask, taskDefinitionFactsOf, type ObservedTask, type TaskDefinit
 // DescribeTasks takes at most 100 tasks per call.
 const describeBatchSize = 100;
 
-async function listTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatus: DesiredStatus): Promise<string[]> {
+/**
+ * The ARNs ListTasks gives for the service under one desiredStatus (RUNNING: running or on the way there; STOPPED:
+ * told to stop, still draining or already stopped, which ECS keeps listing for about an hour), every page.
+ *
+ * @example
+ * ```ts
+ * const running = await listServiceTaskArns(clients.ecs, service, "RUNNING");
+ * ```
+ */
+export async function listServiceTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatus: DesiredStatus): Promise<string[]> {
   const arns: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -26,15 +35,18 @@ async function listTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatu
   return arns;
 }
 
-/** The task ARNs ListTasks gives for a service, by the desiredStatus it lists them under. */
+/** The service's task ARNs by what is known of their desiredStatus (see {@link listServiceTasks}). */
 export interface ListedServiceTasks {
   /** Listed with desiredStatus RUNNING. */
   readonly running: readonly string[];
   /**
-   * Listed with desiredStatus STOPPED and not with RUNNING: told to stop, still draining or already stopped (ECS keeps
-   * listing a stopped task for about an hour).
+   * Told to stop: listed with desiredStatus STOPPED and not with RUNNING (still draining, or already stopped: ECS keeps
+   * listing a stopped task for about an hour). When `stoppedListed` is false, the STOPPED listing was not read, and
+   * these are the tasks something names (the document, an event, Cloud Map) that ListTasks does not list as running.
    */
   readonly stopping: readonly string[];
+  /** Whether `stopping` is ListTasks' STOPPED listing (true), or what is named and not running (false). */
+  readonly stoppedListed: boolean;
 }
 
 /**
@@ -47,9 +59,14 @@ export interface ListedServiceTasks {
  * ```
  */
 export async function listServiceTasks(ecs: ECSClient, service: ServiceConfig): Promise<ListedServiceTasks> {
-  const [running, stopped] = await Promise.all([listTaskArns(ecs, service, "RUNNING"), listTaskArns(ecs, service, "STOPPED")]);
+  const [running, stopped] = await Promise.all([listServiceTaskArns(ecs, service, "RUNNING"), listServiceTaskArns(ecs, service, "STOPPED")]);
+  return listedTasksOf(running, stopped);
+}
+
+/** A listing from both of ListTasks' answers (a task in both counts as running). */
+export function listedTasksOf(running: readonly string[], stopped: readonly string[]): ListedServiceTasks {
   const runningArns = new Set(running);
-  return { running: [...runningArns], stopping: [...new Set(stopped.filter((arn) => !runningArns.has(arn)))] };
+  return { running: [...runningArns], stopping: [...new Set(stopped.filter((arn) => !runningArns.has(arn)))], stoppedListed: true };
 }
 
 /** Options of {@link describeServiceTasks}. */
@@ -60,7 +77,7 @@ export interface DescribeServiceTasksOptions {
 
 /**
  * Describes the given tasks of a listing, 100 per DescribeTasks call, the calls concurrent. Tasks of `listed.stopping`
- * are marked `listedAsStopping`. ListTasks' serviceName filter is not trusted (the emulator ignores it; a task may also
+ * are marked `listedAsStopping` (ListTasks does not list them as running). ListTasks' serviceName filter is not trusted (the emulator ignores it; a task may also
  * be listed after a service was replaced by one of the same name): only tasks whose group names the service are kept.
  *
  * @example

@@ -12,7 +12,7 @@
  * {@link readFreshTasks}).
  */
 import { readCloudMapState } from "../aws/cloudmap.js";
-import { describeServiceTasks, listServiceTasks, type ListedServiceTasks } from "../aws/ecs.js";
+import { describeServiceTasks, listedTasksOf, listServiceTaskArns, type ListedServiceTasks } from "../aws/ecs.js";
 import { readDocumentAndState } from "../aws/parameter.js";
 import { describeTargets } from "../aws/targets.js";
 import type { ServiceConfig } from "../config.js";
@@ -43,6 +43,8 @@ export interface TasksRead {
   /** The document; undefined when it could not be read (the failure is in `failures`). */
   readonly parameter: ParameterState | undefined;
   readonly listed: ListedServiceTasks;
+  /** The service's task ARNs up to the id (from a listed or an event's task), when one was known. */
+  readonly arnPrefix: string | undefined;
   /** Every task ARN sent to DescribeTasks (a task of another service is described but not kept in `tasks`). */
   readonly described: ReadonlySet<string>;
   readonly failures: readonly StepFailure[];
@@ -91,16 +93,28 @@ function documentTaskIds(parameter: ParameterState | undefined): ReadonlySet<str
 }
 
 /**
- * The stopping tasks (listed with desiredStatus STOPPED only) worth describing. ECS lists a stopped task for about an
- * hour, so describing them all would read every task of the last hour's deployments on every reconcile. A stopping
- * task matters only while something still names it: the document (as an endpoint, or draining), a Cloud Map instance
- * or operation, or an event of this batch (its version is checked, and its tombstone recorded). One named by none of
- * them is already out of everything published, and stays out whatever it says; a stale read of it cannot bring it
- * back, because ListTasks lists it as told to stop. The sweep (and any trigger that is not an event) describes every
- * one: it is the repair path, and finds a draining task whose events were all lost.
+ * The stopping tasks worth describing. ECS lists a stopped task for about an hour, so describing them all would read
+ * every task of the last hour's deployments on every reconcile. A stopping task matters only while something still
+ * names it: the document (as an endpoint, or draining), a Cloud Map instance or operation, or an event of this batch
+ * (its version is checked, and its tombstone recorded). One named by none of them is already out of everything
+ * published, and stays out whatever it says; a stale read of it cannot bring it back, because ListTasks does not list
+ * it as running. The sweep (and any trigger that is not an event) describes every one ListTasks lists as told to stop
+ * (`names` undefined): it is the repair path, and finds a draining task whose events were all lost.
+ *
+ * Without the STOPPED listing (`listed.stoppedListed` false), every named task that ListTasks does not list as running
+ * is described, by the ARN of its id under the service's task ARN prefix.
  */
-function stoppingTasksNamed(listed: ListedServiceTasks, names: ReadonlySet<string> | undefined): string[] {
-  return names === undefined ? [...listed.stopping] : listed.stopping.filter((arn) => names.has(taskIdOf(arn)));
+function stoppingTasksNamed(listed: ListedServiceTasks, names: ReadonlySet<string> | undefined, arnPrefix: string | undefined): string[] {
+  if (listed.stoppedListed || names === undefined || arnPrefix === undefined) {
+    return names === undefined ? [...listed.stopping] : listed.stopping.filter((arn) => names.has(taskIdOf(arn)));
+  }
+  const running = new Set(listed.running.map(taskIdOf));
+  return [...names].filter((id) => !running.has(id)).map((id) => `${arnPrefix}${id}`);
+}
+
+/** `arn:aws:ecs:<region>:<account>:task/<cluster>/` of a task ARN (everything up to its id). */
+function taskArnPrefixOf(taskArn: string | undefined): string | undefined {
+  return taskArn === undefined ? undefined : taskArn.slice(0, taskArn.lastIndexOf("/") + 1);
 }
 
 /** The service's task listing; without it nothing can be decided, so a failure fails the reconcile, naming what was read. */
@@ -177,12 +191,22 @@ export async function readTasks(service: ServiceConfig, triggers: readonly Recon
     if (repair) context.shardValues.retain(service.parameterName, new Set());
     return readDocumentAndState(clients.ssm, service.parameterName, context.shardValues);
   });
-  const listing = failingAsEcsRead(service, () => listServiceTasks(clients.ecs, service));
-  const [read, listed] = await Promise.all([stored, listing]);
-  const triggerIds = triggers.flatMap((trigger) => (trigger.taskArn === undefined ? [] : [taskIdOf(trigger.taskArn)]));
+  const listRunning = failingAsEcsRead(service, () => listServiceTaskArns(clients.ecs, service, "RUNNING"));
+  const listStopped = () => failingAsEcsRead(service, () => listServiceTaskArns(clients.ecs, service, "STOPPED"));
+  // The repair path describes every task told to stop, so it lists them from the start. An event-triggered reconcile
+  // describes only the named ones: it needs no listing of them when it knows the ARN of a named task from its id.
+  const stopped = repair ? listStopped() : undefined;
+  stopped?.catch(() => undefined); // awaited below; a failure of the RUNNING listing is the one reported first
+  const [read, running] = await Promise.all([stored, listRunning]);
+  const triggerArns = triggers.flatMap((trigger) => (trigger.taskArn === undefined ? [] : [trigger.taskArn]));
   const documentIds = repair ? undefined : documentTaskIds(read?.parameter);
-  const names = documentIds === undefined ? undefined : new Set([...documentIds, ...triggerIds]);
-  const arns = [...listed.running, ...stoppingTasksNamed(listed, names)];
+  const names = documentIds === undefined ? undefined : new Set([...documentIds, ...triggerArns.map(taskIdOf)]);
+  const arnPrefix = taskArnPrefixOf(running[0] ?? triggerArns[0]);
+  const listed: ListedServiceTasks =
+    names !== undefined && arnPrefix !== undefined
+      ? { running, stopping: stoppingTasksNamed({ running, stopping: [], stoppedListed: false }, names, arnPrefix), stoppedListed: false }
+      : listedTasksOf(running, await (stopped ?? listStopped()));
+  const arns = [...listed.running, ...stoppingTasksNamed(listed, names, arnPrefix)];
   const tasks = await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, listed, arns, { limit: context.limit }));
   return {
     tasks,
@@ -190,6 +214,7 @@ export async function readTasks(service: ServiceConfig, triggers: readonly Recon
     tombstones: tombstonesOf(service, read?.stateValue, context),
     parameter: read?.parameter,
     listed,
+    arnPrefix,
     described: new Set(arns),
     failures,
   };
@@ -234,11 +259,13 @@ export async function readTargets(
   const cloudMapIds = [...(cloudMapState?.instances ?? []), ...(cloudMapState?.pendingOperations ?? [])].map((named) =>
     "id" in named ? named.id : named.instanceId,
   );
-  const later = stoppingTasksNamed(tasksRead.listed, new Set(cloudMapIds)).filter((arn) => !tasksRead.described.has(arn));
+  const later = stoppingTasksNamed(tasksRead.listed, new Set(cloudMapIds), tasksRead.arnPrefix).filter((arn) => !tasksRead.described.has(arn));
+  // Without the STOPPED listing, what is described here counts as told to stop too (ListTasks does not list it as running).
+  const listed = tasksRead.listed.stoppedListed ? tasksRead.listed : { ...tasksRead.listed, stopping: [...tasksRead.listed.stopping, ...later] };
   const laterTasks =
     later.length === 0
       ? []
-      : await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, tasksRead.listed, later, { limit: context.limit }));
+      : await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, listed, later, { limit: context.limit }));
   return {
     cloudMap: cloudMapState,
     targetGroups: (await targetGroups).filter((group) => group !== undefined),
@@ -288,12 +315,13 @@ export function assertFreshRead(
       { service: service.name, taskArn: stale.taskArn, readVersion: stale.readVersion, rememberedVersion: stale.rememberedVersion },
     );
   }
-  // ListTasks already lists it among the tasks told to stop, DescribeTasks still answers an earlier, running state
-  // (both are eventually consistent, each on its own): publishing that answer would bring a stopped task back.
+  // ListTasks does not list it as running (it lists it as told to stop, or something names it and ListTasks has
+  // not listed it yet), DescribeTasks answers it running: both are eventually consistent, each on its own, and
+  // publishing either answer could bring a stopped task back or keep a new one out.
   const behind = tasks.find((t) => t.listedAsStopping === true && t.desiredStatus === "RUNNING");
   if (behind !== undefined) {
     throw new StaleReadError(
-      `ListTasks lists task ${behind.taskArn} as told to stop, DescribeTasks still answers it running` +
+      `ListTasks does not list task ${behind.taskArn} as running, DescribeTasks answers it running` +
         `${behind.version === undefined ? "" : ` (version ${behind.version})`}: ECS has not caught up yet, retrying`,
       { service: service.name, taskArn: behind.taskArn, readVersion: behind.version },
     );
