@@ -11,7 +11,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/client-eventbridge";
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { TASK_EVENT_LAST_STATUSES } from "@discovery-sync/cdk";
 import { parseConfig, routeTaskEvent } from "@discovery-sync/core";
 import { isolatedAccount } from "../support/aws.js";
@@ -62,14 +62,16 @@ function detailFieldsOf(detail: Record<string, unknown>): string[] {
   );
 }
 
-const router = (event: TaskEvent): string | undefined => {
+const routed = (event: TaskEvent) => {
   const decision = routeTaskEvent(config, event, now);
   if (decision.kind === "reject") throw new Error(`the router rejected a generated event: ${decision.reason}`);
-  return decision.kind === "enqueue" ? decision.message.deduplicationId : undefined;
+  return decision.kind === "enqueue" ? decision.message : undefined;
 };
+const router = (event: TaskEvent): string | undefined => routed(event)?.deduplicationId;
 
 describe("the task-state rule and the router over generated task lifecycles, on the emulator's EventBridge", () => {
   let pattern: { source: string[]; "detail-type": string[]; detail: Record<string, unknown> };
+  let sqs: SQSClient;
   /** Shape key -> whether the emulator's rule delivered an event of that shape. */
   const delivered = new Map<string, boolean>();
   /** The rule, then the router: what reaches the queue, and with which deduplication id. */
@@ -85,7 +87,7 @@ describe("the task-state rule and the router over generated task lifecycles, on 
     pattern = resolve(json.Resources[logicalIdOf(stack, controlPlane.taskStateRule)]!.Properties!["EventPattern"], lifecycleEnv) as typeof pattern;
     const account = isolatedAccount();
     const events = account.client(EventBridgeClient);
-    const sqs = account.client(SQSClient);
+    sqs = account.client(SQSClient);
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "lifecycle-test" }));
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
     await events.send(new PutRuleCommand({ Name: "task-state", EventPattern: JSON.stringify(pattern), State: "ENABLED" }));
@@ -143,6 +145,38 @@ describe("the task-state rule and the router over generated task lifecycles, on 
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it("the emulator's SQS FIFO queue keeps exactly the messages the model admits: one per phase, duplicates dropped", async () => {
+    let queues = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        lifecycleArbitrary().chain((lifecycle) => deliveriesArbitrary(eventsOf(lifecycle).length, 12).map((deliveries) => ({ lifecycle, deliveries }))),
+        async ({ lifecycle, deliveries }) => {
+          // Prepare: a FIFO queue of its own; nothing is received, so every message sent stays in it (moto forgets a
+          // deduplication id once its message is deleted, SQS only after 5 minutes: not what is tested here).
+          const { QueueUrl } = await sqs.send(
+            new CreateQueueCommand({ QueueName: `lifecycle-dedup-${++queues}.fifo`, Attributes: { FifoQueue: "true" } }),
+          );
+          // Act: every event the rule lets through goes to the queue as the router sends it, in delivery order.
+          const { reconciles } = await simulate(lifecycle, deliveries, async (event) => {
+            const id = deployed(event);
+            const message = id === undefined ? undefined : routed(event)!;
+            if (message !== undefined) {
+              await sqs.send(
+                new SendMessageCommand({ QueueUrl, MessageBody: message.body, MessageGroupId: message.groupId, MessageDeduplicationId: id }),
+              );
+            }
+            return id;
+          });
+          // Assess: the queue holds one message per deduplication id the model counted as a reconcile.
+          const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }));
+          expect(Number(Attributes?.["ApproximateNumberOfMessages"])).toBe(reconciles);
+          expect(reconciles).toBeLessThanOrEqual(3 + Math.max(1, healthChangesOf(lifecycle)));
+        },
+      ),
+      { numRuns: 15 },
     );
   });
 

@@ -112,6 +112,12 @@ function stoppingTasksNamed(listed: ListedServiceTasks, names: ReadonlySet<strin
   return [...names].filter((id) => !running.has(id)).map((id) => `${arnPrefix}${id}`);
 }
 
+/** A listing without ListTasks' STOPPED answer: the named tasks it does not list as running count as told to stop. */
+function stoppingByName(running: readonly string[], names: ReadonlySet<string>, arnPrefix: string): ListedServiceTasks {
+  const unlisted: ListedServiceTasks = { running: [...new Set(running)], stopping: [], stoppedListed: false };
+  return { ...unlisted, stopping: stoppingTasksNamed(unlisted, names, arnPrefix) };
+}
+
 /** `arn:aws:ecs:<region>:<account>:task/<cluster>/` of a task ARN (everything up to its id). */
 function taskArnPrefixOf(taskArn: string | undefined): string | undefined {
   return taskArn === undefined ? undefined : taskArn.slice(0, taskArn.lastIndexOf("/") + 1);
@@ -204,7 +210,7 @@ export async function readTasks(service: ServiceConfig, triggers: readonly Recon
   const arnPrefix = taskArnPrefixOf(running[0] ?? triggerArns[0]);
   const listed: ListedServiceTasks =
     names !== undefined && arnPrefix !== undefined
-      ? { running, stopping: stoppingTasksNamed({ running, stopping: [], stoppedListed: false }, names, arnPrefix), stoppedListed: false }
+      ? stoppingByName(running, names, arnPrefix)
       : listedTasksOf(running, await (stopped ?? listStopped()));
   const arns = [...listed.running, ...stoppingTasksNamed(listed, names, arnPrefix)];
   const tasks = await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, listed, arns, { limit: context.limit }));
