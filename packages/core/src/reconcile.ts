@@ -15,7 +15,7 @@ import { ConcurrentWriteError, ReconcileError } from "./errors.js";
 import type { ReconcileTrigger } from "./messages.js";
 import { planDocument, planTargets, type ActualState, type ReconcilePlan } from "./plan.js";
 import { applyDocument, applyTargets, mergeWrites, type AppliedWrites } from "./reconcile/apply.js";
-import type { ReconcileContext, ReconcileLogger } from "./reconcile/context.js";
+import type { ReconcileContext, ReconcileLogger, StepFailure } from "./reconcile/context.js";
 import { assertFreshRead, combineReads, readFreshTasks, readTargets, type TargetsRead } from "./reconcile/read.js";
 import { buildReconcileRecord, emitReconcileMetrics, isRetryable, type ReconcileRecord } from "./reconcile/record.js";
 import { summariseTasks, type TaskSummary } from "./tasks.js";
@@ -87,6 +87,12 @@ function contextOf(deps: ReconcileDependencies): ReconcileContext {
   };
 }
 
+/** The failures a thrown error stands for: a ReconcileError's own, or the error as one failed read of ECS. */
+function stepFailuresOf(service: ServiceConfig, error: unknown): StepFailure[] {
+  if (error instanceof ReconcileError) return [...error.failures];
+  return [{ step: `ecs.read cluster ${service.cluster} service ${service.ecsService}`, error }];
+}
+
 /**
  * Reconciles one service: reads ECS (desired) and Cloud Map, target groups and the document (actual), plans the
  * difference with the pure {@link planReconcile}, applies it, and logs exactly one reconcile record.
@@ -155,9 +161,11 @@ export async function reconcileService(
         // they could affect (the tombstones). A stale one fails this reconcile, which is retried.
         assertFreshRead(service, targetsRead.tasks, triggers, tasksRead.tombstones);
       } catch (caught) {
+        // The document's part stands; the failure joins whatever else failed, and fails the reconcile (retried).
         const documentDone = await documentWrites;
+        documentDone.failures.unshift(...tasksRead.failures, ...stepFailuresOf(service, caught));
         writes = writes === undefined ? documentDone : mergeWrites(writes, documentDone);
-        throw caught;
+        break;
       }
       const read = combineReads(tasksRead, targetsRead);
       tasksSeen = read.tasks.length;
