@@ -161,7 +161,7 @@ describe("the task-state rule and the router over generated task lifecycles, on 
           );
           // Act: every event the rule lets through goes to the queue as the router sends it, in delivery order.
           const { reconciles } = await simulate(lifecycle, deliveries, async (event) => {
-            const id = deployed(event);
+            const id = await deployed(event);
             const message = id === undefined ? undefined : routed(event)!;
             if (message !== undefined) {
               await sqs.send(
