@@ -68,6 +68,42 @@ describe("configuration", () => {
     expect(issuesOf({ services: [bad] })).toContain(expected);
   });
 
+  it.each([
+    ["an array for a service", [service], "services[0]: Invalid input: expected object, received array"],
+    ["an array for the Cloud Map DNS scope", { ...service, cloudMapDns: ["none"] }, 'services[0].cloudMapDns: must be "none" (an HTTP namespace) or {'],
+    ["an infinite port", { ...service, port: Infinity }, "services[0].port: Invalid input: expected number, received Infinity"],
+    ["a port of NaN", { ...service, port: NaN }, "services[0].port: Invalid input: expected number, received NaN"],
+    ["a missing field of the Cloud Map DNS scope", { ...service, cloudMapDns: { hostedZoneId: "Z1", serviceName: "a" } }, "services[0].cloudMapDns.namespaceName: Invalid input: expected string, received undefined (given nothing)"],
+    ["a record type of the wrong type", { ...service, cloudMapDns: { hostedZoneId: "Z1", namespaceName: "a.local", serviceName: "a", recordTypes: "A" } }, 'services[0].cloudMapDns.recordTypes: Invalid input: expected array, received string (given "A")'],
+  ])("refuses a value of the wrong type as one issue at its field: %s", (_, bad, expected) => {
+    const message = issuesOf({ services: [bad] });
+    expect(message).toContain(expected);
+    expect(message.split("\n")).toHaveLength(2);
+  });
+
+  it("lists every unknown field of an object in one issue, at the object, with the object as the value given", () => {
+    const dns = { hostedZoneId: "Z1", namespaceName: "a.local", serviceName: "a", ttl: 60, weight: 1 };
+    expect(issuesOf({ services: [{ ...service, cloudMapDns: dns }], version: 2 }).split("\n")).toEqual([
+      "invalid configuration:",
+      `  services[0].cloudMapDns: unknown field(s) 'ttl', 'weight' (given ${JSON.stringify(dns)})`,
+      expect.stringMatching(/^ {2}\$: unknown field\(s\) 'version' \(given \{"services":\[\{"name":"workflow-agent",/),
+    ]);
+  });
+
+  it("checks the rules across services too when fields fail only their own checks, with each service's own cluster", () => {
+    const elsewhere = { ...service, cluster: "billing", port: 0, name: "again", cloudMapServiceId: undefined, targetGroupArns: undefined, parameterName: "/d/again" };
+    // Same ECS service name in another cluster: not the same ECS service, even though this entry's port is wrong.
+    expect(issuesOf({ services: [{ ...service, port: 0 }, elsewhere] })).toBe(
+      "invalid configuration:\n  services[0].port: must be from 1 to 65535 (given 0)\n  services[1].port: must be from 1 to 65535 (given 0)",
+    );
+    const sameCluster = { ...elsewhere, cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/workflow" };
+    const message = issuesOf({ services: [{ ...service, port: 0 }, sameCluster] });
+    expect(message).toContain("services[1].port: must be from 1 to 65535 (given 0)");
+    expect(message).toContain("services[1].ecsService: is already used by services[0]");
+    // A field of the wrong type leaves the services unchecked across: the message is about that field alone.
+    expect(issuesOf({ services: [{ ...service, port: "0" }, sameCluster] }).split("\n")).toHaveLength(3);
+  });
+
   it("refuses an empty list and duplicates of name, parameter and ECS service", () => {
     expect(issuesOf({ services: [] })).toContain("services: must list at least one service");
     const message = issuesOf({ services: [service, { ...service, cloudMapServiceId: undefined, targetGroupArns: undefined }] });

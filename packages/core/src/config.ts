@@ -1,18 +1,12 @@
-// zod/mini on the cold path: the classic `zod` entry brought 450 KB (44% of every handler bundle, with 64 locales)
-// into each Lambda's cold start; the mini build with the English messages alone is about 20 KB, same checks.
-import * as z from "zod/mini";
-import englishLocale from "zod/v4/locales/en.js";
+// valibot, not zod, on the cold path: see ./validation.ts.
+import * as v from "valibot";
 import { shardPath } from "@discovery-sync/client/shards";
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import { englishMessages, finiteNumber, isUnknownFieldsIssue, issuePathOf, strictObjectOf } from "./validation.js";
 
 /** Name of the environment variable the handlers read their configuration from (a JSON string). */
 export const configEnvVar = "DISCOVERY_SYNC_CONFIG";
 
-/**
- * zod's English messages ("Invalid input: expected number, received string"), passed to each parse rather than set
- * globally, so that no other zod user in the process is affected.
- */
-export const englishMessages = englishLocale().localeError;
 
 const clusterName = /^[A-Za-z0-9_-]{1,255}$/;
 const clusterArn = /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/([A-Za-z0-9_-]{1,255})$/;
@@ -29,49 +23,49 @@ const dnsName = /^(?=.{1,253}$)[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*$/;
  * RegisterInstance and DeregisterInstance write the Route 53 records with the caller's credentials, and these say
  * which hosted zone, which record names and which record types they may write.
  */
-const cloudMapDnsSchema = z.strictObject({
-  hostedZoneId: z.string().check(z.regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ (the namespace's, without /hostedzone/)")),
-  namespaceName: z.string().check(z.regex(dnsName, "must be the namespace's DNS name, like workflow.local (labels of letters, digits, '-' or '_', no trailing dot)")),
-  serviceName: z.string().check(z.regex(dnsName, "must be the Cloud Map service's name, like workflow-agent (letters, digits, '-', '_' or '.')")),
-  recordTypes: z.optional(
-    z
-      .array(z.enum(["A", "SRV"], "must be A or SRV: the reconciler registers an IPv4 address and a port, so Cloud Map writes A records, and SRV records when the service has them"))
-      .check(
-        z.minLength(1, "must list the record types of the service's DnsConfig"),
-        z.refine((types) => types.includes("A"), "must include A: Cloud Map writes an A record per instance for A and for SRV services alike"),
-        z.refine((types) => new Set(types).size === types.length, "must not list a type twice"),
-      ),
+const cloudMapDnsSchema = strictObjectOf({
+  hostedZoneId: v.pipe(v.string(), v.regex(/^Z[A-Z0-9]{1,31}$/, "must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ (the namespace's, without /hostedzone/)")),
+  namespaceName: v.pipe(v.string(), v.regex(dnsName, "must be the namespace's DNS name, like workflow.local (labels of letters, digits, '-' or '_', no trailing dot)")),
+  serviceName: v.pipe(v.string(), v.regex(dnsName, "must be the Cloud Map service's name, like workflow-agent (letters, digits, '-', '_' or '.')")),
+  recordTypes: v.optional(
+    v.pipe(
+      v.array(v.picklist(["A", "SRV"], "must be A or SRV: the reconciler registers an IPv4 address and a port, so Cloud Map writes A records, and SRV records when the service has them")),
+      v.minLength(1, "must list the record types of the service's DnsConfig"),
+      v.check((types) => types.includes("A"), "must include A: Cloud Map writes an A record per instance for A and for SRV services alike"),
+      v.check((types) => new Set(types).size === types.length, "must not list a type twice"),
+    ),
   ),
-  route53HealthCheck: z.optional(z.boolean("must be true or false")),
+  route53HealthCheck: v.optional(v.boolean("must be true or false")),
 });
 
 const portMessage = "must be from 1 to 65535";
 
 /** One service as written in the configuration. */
-const serviceInputSchema = z.strictObject({
-  name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "must be 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit")),
-  cluster: z.string().check(z.refine((v) => clusterName.test(v) || clusterArn.test(v), "must be an ECS cluster name or cluster ARN")),
-  ecsService: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,255}$/, "must be an ECS service name (1-255 letters, digits, '_' or '-')")),
-  port: z.number().check(z.refine(Number.isInteger, "must be an integer"), z.gte(1, portMessage), z.lte(65_535, portMessage)),
-  cloudMapServiceId: z.optional(z.string().check(z.regex(/^srv-[A-Za-z0-9]{1,64}$/, "must be a Cloud Map service id like srv-0123456789abcdef"))),
-  cloudMapDns: z.optional(
-    z.union([z.literal("none"), cloudMapDnsSchema], {
-      // An object is reported field by field instead (parseConfig takes the object branch's issues).
-      error: 'must be "none" (an HTTP namespace) or { hostedZoneId, namespaceName, serviceName, recordTypes?, route53HealthCheck? }',
-    }),
+const serviceInputSchema = strictObjectOf({
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "must be 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit")),
+  cluster: v.pipe(v.string(), v.check((value) => clusterName.test(value) || clusterArn.test(value), "must be an ECS cluster name or cluster ARN")),
+  ecsService: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,255}$/, "must be an ECS service name (1-255 letters, digits, '_' or '-')")),
+  port: v.pipe(finiteNumber, v.integer("must be an integer"), v.minValue(1, portMessage), v.maxValue(65_535, portMessage)),
+  cloudMapServiceId: v.optional(v.pipe(v.string(), v.regex(/^srv-[A-Za-z0-9]{1,64}$/, "must be a Cloud Map service id like srv-0123456789abcdef"))),
+  cloudMapDns: v.optional(
+    // An object is reported field by field instead (parseConfig takes the object's issues out of the union's).
+    v.union(
+      [v.literal("none"), cloudMapDnsSchema],
+      'must be "none" (an HTTP namespace) or { hostedZoneId, namespaceName, serviceName, recordTypes?, route53HealthCheck? }',
+    ),
   ),
-  targetGroupArns: z.optional(
-    z
-      .array(z.string().check(z.regex(targetGroupArn, "must be an ELBv2 target group ARN")))
-      .check(
-        z.maxLength(5, "at most 5 target groups per service"),
-        z.refine((arns) => new Set(arns).size === arns.length, "must not list a target group twice"),
-      ),
+  targetGroupArns: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.regex(targetGroupArn, "must be an ELBv2 target group ARN"))),
+      v.maxLength(5, "at most 5 target groups per service"),
+      v.check((arns) => new Set(arns).size === arns.length, "must not list a target group twice"),
+    ),
   ),
-  parameterName: z.string().check(
-    z.regex(parameterName, "must be an SSM parameter name (letters, digits, '_', '.', '-', '/')"),
-    z.refine((v) => !/^\/?aws|^\/?ssm/i.test(v), "must not start with 'aws' or 'ssm' (reserved by SSM)"),
-    z.refine((v) => v.split("/").filter(Boolean).length <= 15, "must have at most 15 hierarchy levels"),
+  parameterName: v.pipe(
+    v.string(),
+    v.regex(parameterName, "must be an SSM parameter name (letters, digits, '_', '.', '-', '/')"),
+    v.check((value) => !/^\/?aws|^\/?ssm/i.test(value), "must not start with 'aws' or 'ssm' (reserved by SSM)"),
+    v.check((value) => value.split("/").filter(Boolean).length <= 15, "must have at most 15 hierarchy levels"),
   ),
 });
 
@@ -80,9 +74,9 @@ const serviceInputSchema = z.strictObject({
  * `clusterName` always, `clusterArn` when the cluster was given as an ARN (a name alone does not say the account and
  * Region).
  */
-const serviceSchema = z.pipe(
+const serviceSchema = v.pipe(
   serviceInputSchema,
-  z.transform((service): z.output<typeof serviceInputSchema> & { clusterName: string; clusterArn?: string } => {
+  v.transform((service): v.InferOutput<typeof serviceInputSchema> & { clusterName: string; clusterArn?: string } => {
     const arn = clusterArn.exec(service.cluster);
     return arn === null ? { ...service, clusterName: service.cluster } : { ...service, clusterName: arn[1]!, clusterArn: service.cluster };
   }),
@@ -105,34 +99,39 @@ const uniqueReason: Record<UniqueField, string> = {
 const targetGroupReason =
   "each service owns its target groups' targets and deregisters every target its tasks don't back, so two services would remove each other's";
 
-const servicesSchema = z.strictObject({
-  services: z.array(serviceSchema).check(z.minLength(1, "must list at least one service")),
+const servicesSchema = strictObjectOf({
+  services: v.pipe(v.array(serviceSchema), v.minLength(1, "must list at least one service")),
 });
 
-/** The rules that span services: what no two may share, paths that collide, one account and Region. */
-function checkAcrossServices(
-  config: z.output<typeof servicesSchema>,
-  ctx: z.core.$RefinementCtx<z.output<typeof servicesSchema>>,
-): void {
+/**
+ * The rules that span services: what no two may share, paths that collide, one account and Region. Takes the services
+ * as written (the cluster name is derived here again): they run whenever each service is well-formed, even if some
+ * of its fields fail their own checks (see {@link parseConfig}).
+ */
+function checkAcrossServices(services: readonly ServiceConfigInput[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const addIssue = (path: ReadonlyArray<string | number>, message: string, given: unknown): void => {
+    issues.push({ path: formatPath(path), message, given });
+  };
+
   // --- Cloud Map DNS scope only with a Cloud Map service --------------------------------------------------------------
-  config.services.forEach((service, index) => {
+  services.forEach((service, index) => {
     if (service.cloudMapDns !== undefined && service.cloudMapServiceId === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["services", index, "cloudMapDns"],
-        message: "describes the DNS records of the service's Cloud Map service, but the service has no cloudMapServiceId",
-        input: service.cloudMapDns,
-      });
+      addIssue(
+        ["services", index, "cloudMapDns"],
+        "describes the DNS records of the service's Cloud Map service, but the service has no cloudMapServiceId",
+        service.cloudMapDns,
+      );
     }
   });
 
   // --- Fields no two services may share -------------------------------------------------------------------------
   const seen = new Map<string, number>();
-  config.services.forEach((service, index) => {
+  services.forEach((service, index) => {
     const uniqueKeys: Array<[field: UniqueField, key: string]> = [
       ["name", `name:${service.name}`],
       ["parameterName", `parameter:${service.parameterName}`],
-      ["ecsService", `ecs:${service.clusterName}/${service.ecsService}`],
+      ["ecsService", `ecs:${clusterNameOf(service.cluster)}/${service.ecsService}`],
     ];
     if (service.cloudMapServiceId !== undefined) {
       uniqueKeys.push(["cloudMapServiceId", `cloudmap:${service.cloudMapServiceId}`]);
@@ -140,12 +139,7 @@ function checkAcrossServices(
     for (const [field, key] of uniqueKeys) {
       const first = seen.get(key);
       if (first !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["services", index, field],
-          message: `is already used by services[${first}]; ${uniqueReason[field]}`,
-          input: service[field],
-        });
+        addIssue(["services", index, field], `is already used by services[${first}]; ${uniqueReason[field]}`, service[field]);
       } else {
         seen.set(key, index);
       }
@@ -155,12 +149,7 @@ function checkAcrossServices(
       const first = seen.get(key);
       // Twice within one service is refused by the field's own check.
       if (first !== undefined && first !== index) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["services", index, "targetGroupArns", j],
-          message: `is already used by services[${first}]; ${targetGroupReason}`,
-          input: arn,
-        });
+        addIssue(["services", index, "targetGroupArns", j], `is already used by services[${first}]; ${targetGroupReason}`, arn);
       } else if (first === undefined) {
         seen.set(key, index);
       }
@@ -170,12 +159,12 @@ function checkAcrossServices(
   // --- Document paths that collide through sharding ----------------------------------------------------------------
   // A large document is stored as <parameterName>/shards/<i> ("/" added to a flat name), so no document path may be
   // a prefix of another's, and a flat name "x" is the same path as "/x" (their shards coincide).
-  const paths = config.services.map((service) => documentPathOf(service.parameterName));
-  config.services.forEach((service, index) => {
+  const paths = services.map((service) => documentPathOf(service.parameterName));
+  services.forEach((service, index) => {
     for (let other = 0; other < index; other++) {
       const mine = paths[index]!;
       const theirs = paths[other]!;
-      const otherName = config.services[other]!.parameterName;
+      const otherName = services[other]!.parameterName;
       // The same name is already refused as "already used".
       if (otherName === service.parameterName) continue;
       let relation: string | undefined;
@@ -187,21 +176,19 @@ function checkAcrossServices(
         relation = `is a path prefix of services[${other}].parameterName ${JSON.stringify(otherName)}, and its own shards are ${JSON.stringify(`${shardPath(service.parameterName)}/<i>`)}`;
       }
       if (relation !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["services", index, "parameterName"],
-          message:
-            `${relation}; no parameter name may be a path prefix of another's, or the shards of a large document ` +
+        addIssue(
+          ["services", index, "parameterName"],
+          `${relation}; no parameter name may be a path prefix of another's, or the shards of a large document ` +
             "would overwrite, or be deleted with, the other service's parameters",
-          input: service.parameterName,
-        });
+          service.parameterName,
+        );
       }
     }
   });
 
   // --- One account and one Region ---------------------------------------------------------------------------------
   const arns: Array<{ path: (string | number)[]; arn: string; scope: ArnScope }> = [];
-  config.services.forEach((service, index) => {
+  services.forEach((service, index) => {
     const clusterScope = arnScopeOf(service.cluster);
     if (clusterScope !== undefined) arns.push({ path: ["services", index, "cluster"], arn: service.cluster, scope: clusterScope });
     (service.targetGroupArns ?? []).forEach((arn, j) => {
@@ -219,23 +206,20 @@ function checkAcrossServices(
   }
   let main: { count: number; first: (typeof arns)[number] } | undefined;
   for (const candidate of counts.values()) if (main === undefined || candidate.count > main.count) main = candidate;
-  if (main === undefined) return;
+  if (main === undefined) return issues;
   const expected = main.first.scope;
   for (const entry of arns) {
     if (scopeKey(entry.scope) === scopeKey(expected)) continue;
-    ctx.addIssue({
-      code: "custom",
-      path: entry.path,
-      message:
-        `is in ${describeScope(entry.scope)}, but ${formatPath(main.first.path)}` +
+    addIssue(
+      entry.path,
+      `is in ${describeScope(entry.scope)}, but ${formatPath(main.first.path)}` +
         `${main.count > 1 ? ` and ${main.count - 1} other ARN(s) of the configuration are` : " is"} in ${describeScope(expected)}; ` +
         oneAccountAndRegionReason,
-      input: entry.arn,
-    });
+      entry.arn,
+    );
   }
+  return issues;
 }
-
-const configSchema = servicesSchema.check(z.superRefine(checkAcrossServices));
 
 /** The account and Region of an ARN. */
 export interface ArnScope {
@@ -286,13 +270,13 @@ function isPrefix(prefix: readonly string[], path: readonly string[]): boolean {
  * One synced service, as {@link parseConfig} returns it: the fields as written, plus the cluster normalised
  * (`clusterName`, and `clusterArn` when the cluster was given as an ARN).
  */
-export type ServiceConfig = z.output<typeof serviceSchema>;
+export type ServiceConfig = v.InferOutput<typeof serviceSchema>;
 /** One service as written in the configuration (what {@link parseConfig} takes). */
-export type ServiceConfigInput = z.output<typeof serviceInputSchema>;
+export type ServiceConfigInput = v.InferOutput<typeof serviceInputSchema>;
 /** The DNS side of a service's Cloud Map service in a DNS namespace (`cloudMapDns` other than `"none"`). */
-export type CloudMapDnsConfig = z.output<typeof cloudMapDnsSchema>;
+export type CloudMapDnsConfig = v.InferOutput<typeof cloudMapDnsSchema>;
 /** The whole configuration of discovery-sync, as {@link parseConfig} returns it. */
-export type DiscoverySyncConfig = z.output<typeof configSchema>;
+export type DiscoverySyncConfig = v.InferOutput<typeof servicesSchema>;
 
 /**
  * The cluster name of a configured cluster given as a name or an ARN. Parsed configurations carry it already
@@ -328,29 +312,47 @@ function describeGiven(value: unknown): string {
  * @throws {ConfigError} naming every wrong field and the value given.
  */
 export function parseConfig(input: unknown, source = "configuration"): DiscoverySyncConfig {
-  const result = configSchema.safeParse(input, { reportInput: true, error: englishMessages });
-  if (result.success) return result.data;
-  const issues: ConfigIssue[] = result.error.issues.flatMap(objectBranchIssues).map((issue) => {
-    const given = "input" in issue ? issue.input : undefined;
-    const path = formatPath(issue.path) || "$";
-    let message = issue.message;
-    if (issue.code === "unrecognized_keys") message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
-    return { path, message, given };
-  });
+  const result = v.safeParse(servicesSchema, input, { message: englishMessages });
+  const issues = (result.issues ?? []).flatMap((issue) => configIssuesOf(issue));
+  // Fields that fail only their own checks, or unknown fields, leave every service well-formed (each field of its
+  // type): the rules across services then run too, so that one run reports every problem.
+  if ((result.issues ?? []).every(leavesWellFormed)) {
+    // valibot types the output of a failed parse as unknown; well-formed, it has the services' fields as written.
+    issues.push(...checkAcrossServices((result.output as { services: ServiceConfigInput[] }).services));
+  }
+  if (result.success && issues.length === 0) return result.output;
   throw configErrorOf(source, issues);
 }
 
+/** Whether the value an issue is about still has the shape its schema describes (see {@link parseConfig}). */
+function leavesWellFormed(issue: v.BaseIssue<unknown>): boolean {
+  if (issue.kind === "validation" || isUnknownFieldsIssue(issue)) return true;
+  const fieldIssues = objectFieldIssuesOf(issue);
+  return fieldIssues !== undefined && fieldIssues.every(leavesWellFormed);
+}
+
 /**
- * A union of a literal and an object (`cloudMapDns`) given an object: the object's own issues, field by field, rather
- * than the union's one message, which only says that neither form fits.
+ * The issues of the object form of a union of a literal and an object (`cloudMapDns`) given an object that fits
+ * neither, or undefined for any other issue.
  */
-function objectBranchIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
-  if (issue.code !== "invalid_union") return [issue];
-  const input = issue.input;
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return [issue];
-  const branch = issue.errors.find((errors) => !errors.some((e) => e.path.length === 0 && (e.code === "invalid_type" || e.code === "invalid_value")));
-  if (branch === undefined) return [issue];
-  return branch.map((e) => ({ ...e, path: [...issue.path, ...e.path] }) as z.core.$ZodIssue);
+function objectFieldIssuesOf(issue: v.BaseIssue<unknown>): Array<v.BaseIssue<unknown>> | undefined {
+  if (issue.type !== "union" || typeof issue.input !== "object" || issue.input === null || Array.isArray(issue.input)) return undefined;
+  // The literal's issue is at the union's own path (none), the object's at its fields.
+  const fieldIssues = (issue.issues ?? []).filter((sub) => sub.path !== undefined);
+  return fieldIssues.length > 0 ? fieldIssues : undefined;
+}
+
+/**
+ * One valibot issue as the wrong fields it stands for. Unknown fields are reported at their object, with the object as
+ * the value given. A union of a literal and an object (`cloudMapDns`) given an object that fits neither is reported by
+ * the object's own issues, field by field, rather than the union's one message, which only says that neither form fits.
+ */
+function configIssuesOf(issue: v.BaseIssue<unknown>, prefix: ReadonlyArray<string | number> = []): ConfigIssue[] {
+  const path = [...prefix, ...issuePathOf(issue)];
+  if (isUnknownFieldsIssue(issue)) return [{ path: formatPath(path.slice(0, -1)) || "$", message: issue.message, given: issue.path?.at(-1)?.input }];
+  const fieldIssues = objectFieldIssuesOf(issue);
+  if (fieldIssues !== undefined) return fieldIssues.flatMap((sub) => configIssuesOf(sub, path));
+  return [{ path: formatPath(path) || "$", message: issue.message, given: issue.input }];
 }
 
 /**

@@ -26,6 +26,7 @@ export {
   type ServiceConfig,
   type ServiceConfigInput,
 } from "./config.js";
+export { englishMessages } from "./validation.js";
 export { parseReconcileMessage, type ReconcileMessage, type ReconcileTrigger } from "./messages.js";
 export {
   classifyTask,

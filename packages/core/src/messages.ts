@@ -1,33 +1,33 @@
-import * as z from "zod/mini";
-import { englishMessages } from "./config.js";
+import * as v from "valibot";
+import { englishMessages, finiteNumber, issuePathOf, objectOf } from "./validation.js";
 
 /** Why a reconcile was asked for. */
-export const reconcileTriggerSchema = z.object({
+export const reconcileTriggerSchema = objectOf({
   /** `event`: an ECS task event; `sweep`: the periodic repair; `manual`: an operator (CLI). */
-  kind: z.enum(["event", "sweep", "manual"]),
+  kind: v.picklist(["event", "sweep", "manual"]),
   /** EventBridge event id, for events. */
-  eventId: z.optional(z.string().check(z.minLength(1))),
-  taskArn: z.optional(z.string().check(z.minLength(1))),
+  eventId: v.optional(v.pipe(v.string(), v.minLength(1))),
+  taskArn: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** The task's `version` in the event: a DescribeTasks read older than this is stale. */
-  taskVersion: z.optional(z.number().check(z.refine(Number.isInteger, "must be an integer"), z.gte(0))),
-  lastStatus: z.optional(z.string()),
-  desiredStatus: z.optional(z.string()),
+  taskVersion: v.optional(v.pipe(finiteNumber, v.integer("must be an integer"), v.minValue(0))),
+  lastStatus: v.optional(v.string()),
+  desiredStatus: v.optional(v.string()),
   /** When the trigger was enqueued, ISO 8601. */
-  at: z.string().check(z.minLength(1)),
+  at: v.pipe(v.string(), v.minLength(1)),
 });
 
 /**
  * The body of a reconcile queue message. It carries only the key of what to reconcile (the service) and why:
  * the reconciler re-reads the world, so duplicates and reordering are harmless.
  */
-export const reconcileMessageSchema = z.object({
-  schemaVersion: z.literal(1),
-  service: z.string().check(z.minLength(1)),
+export const reconcileMessageSchema = objectOf({
+  schemaVersion: v.literal(1),
+  service: v.pipe(v.string(), v.minLength(1)),
   trigger: reconcileTriggerSchema,
 });
 
-export type ReconcileTrigger = z.output<typeof reconcileTriggerSchema>;
-export type ReconcileMessage = z.output<typeof reconcileMessageSchema>;
+export type ReconcileTrigger = v.InferOutput<typeof reconcileTriggerSchema>;
+export type ReconcileMessage = v.InferOutput<typeof reconcileMessageSchema>;
 
 /**
  * Parses a queue message body.
@@ -47,10 +47,10 @@ export function parseReconcileMessage(body: string):
   } catch (error) {
     return { ok: false, reason: `body is not JSON: ${(error as Error).message}` };
   }
-  const parsed = reconcileMessageSchema.safeParse(json, { error: englishMessages });
+  const parsed = v.safeParse(reconcileMessageSchema, json, { message: englishMessages });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}` };
+    const issue = parsed.issues[0];
+    return { ok: false, reason: `${issuePathOf(issue).join(".") || "body"}: ${issue.message}` };
   }
-  return { ok: true, value: parsed.data };
+  return { ok: true, value: parsed.output };
 }

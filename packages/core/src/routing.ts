@@ -1,27 +1,28 @@
 import { createHash } from "node:crypto";
-import * as z from "zod/mini";
-import { englishMessages, type DiscoverySyncConfig, type ServiceConfig } from "./config.js";
+import * as v from "valibot";
+import type { DiscoverySyncConfig, ServiceConfig } from "./config.js";
+import { englishMessages, finiteNumber, issuePathOf, looseObjectOf } from "./validation.js";
 import type { ReconcileMessage } from "./messages.js";
 
 // ECS adds fields over time: everything not needed for routing passes through unchecked.
-const ecsTaskEventSchema = z.looseObject({
-  id: z.string().check(z.minLength(1)),
-  source: z.literal("aws.ecs"),
-  "detail-type": z.literal("ECS Task State Change"),
-  time: z.optional(z.string()),
-  detail: z.looseObject({
-    clusterArn: z.string().check(z.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, "must be an ECS cluster ARN")),
-    taskArn: z.string().check(z.minLength(1)),
-    group: z.optional(z.string()),
-    lastStatus: z.string().check(z.minLength(1)),
-    desiredStatus: z.string().check(z.minLength(1)),
-    healthStatus: z.optional(z.string()),
-    version: z.optional(z.number().check(z.refine(Number.isInteger, "must be an integer"), z.gte(0))),
+const ecsTaskEventSchema = looseObjectOf({
+  id: v.pipe(v.string(), v.minLength(1)),
+  source: v.literal("aws.ecs"),
+  "detail-type": v.literal("ECS Task State Change"),
+  time: v.optional(v.string()),
+  detail: looseObjectOf({
+    clusterArn: v.pipe(v.string(), v.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, "must be an ECS cluster ARN")),
+    taskArn: v.pipe(v.string(), v.minLength(1)),
+    group: v.optional(v.string()),
+    lastStatus: v.pipe(v.string(), v.minLength(1)),
+    desiredStatus: v.pipe(v.string(), v.minLength(1)),
+    healthStatus: v.optional(v.string()),
+    version: v.optional(v.pipe(finiteNumber, v.integer("must be an integer"), v.minValue(0))),
   }),
 });
 
 /** An "ECS Task State Change" event as far as routing needs it. */
-export type EcsTaskEvent = z.output<typeof ecsTaskEventSchema>;
+export type EcsTaskEvent = v.InferOutput<typeof ecsTaskEventSchema>;
 
 /** One SQS FIFO message to send. */
 export interface ReconcileQueueMessage {
@@ -96,11 +97,8 @@ function deduplicationId(raw: string): string {
   return /^[\x21-\x7e]{1,128}$/.test(raw) ? raw : createHash("sha256").update(raw).digest("hex");
 }
 
-function describeIssue(error: z.core.$ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return "invalid event";
-  const given = "input" in issue ? ` (given ${JSON.stringify(issue.input)?.slice(0, 80) ?? "nothing"})` : "";
-  return `${issue.path.join(".") || "event"}: ${issue.message}${given}`;
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  return `${issuePathOf(issue).join(".") || "event"}: ${issue.message} (given ${JSON.stringify(issue.input)?.slice(0, 80) ?? "nothing"})`;
 }
 
 /**
@@ -136,9 +134,9 @@ export function findServiceOfTask(
  * ```
  */
 export function routeTaskEvent(config: DiscoverySyncConfig, event: unknown, now: Date): RouteDecision {
-  const parsed = ecsTaskEventSchema.safeParse(event, { reportInput: true, error: englishMessages });
-  if (!parsed.success) return { kind: "reject", reason: describeIssue(parsed.error) };
-  const { detail, id } = parsed.data;
+  const parsed = v.safeParse(ecsTaskEventSchema, event, { message: englishMessages });
+  if (!parsed.success) return { kind: "reject", reason: describeIssue(parsed.issues[0]) };
+  const { detail, id } = parsed.output;
   const service = findServiceOfTask(config, detail.clusterArn, detail.group);
   if (service === undefined) {
     return {

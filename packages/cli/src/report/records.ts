@@ -1,32 +1,49 @@
-import { z } from "zod";
+import * as v from "valibot";
+import { englishMessages } from "@discovery-sync/core";
+
+// A finite number: valibot's number() takes Infinity, which JSON.parse gives for 1e999.
+const finiteNumber = v.pipe(v.number(), v.finite());
+
+// RFC 3339 as the records write it (Date.toISOString): seconds required, "Z" or a ±hh:mm offset.
+const isoDateTime = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
+/** Whether a text is an ISO 8601 date and time (see {@link isoDateTime}) of a day that exists, 29 February of leap years included. */
+function isIsoDateTime(text: string): boolean {
+  const match = isoDateTime.exec(text);
+  if (match === null) return false;
+  // Day 0 of the next month is the last day of this one; setUTCFullYear, unlike Date.UTC, takes years 0-99 as given.
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(Number(match[1]), Number(match[2]), 0);
+  return Number(match[3]) <= lastDay.getUTCDate();
+}
 
 /**
  * The fields of a reconcile record (docs/reconcile-record.md, `ReconcileRecord` in `@discovery-sync/core`) the report
  * uses. Other fields are ignored, so records of newer versions (which only add fields) still parse.
  */
-const reportRecordSchema = z.object({
-  service: z.string().min(1),
-  startedAt: z.iso.datetime({ offset: true }),
-  durationMs: z.number().nonnegative(),
-  triggers: z.array(z.string()),
-  tasks: z.object({ seen: z.number(), ready: z.number(), draining: z.number() }),
-  writes: z.object({
-    cloudMapRegistered: z.number(),
-    cloudMapDeregistered: z.number(),
-    targetsRegistered: z.number(),
-    targetsDeregistered: z.number(),
-    documentsPublished: z.number(),
-    parametersWritten: z.number(),
-    parametersDeleted: z.number(),
+const reportRecordSchema = v.object({
+  service: v.pipe(v.string(), v.minLength(1)),
+  startedAt: v.pipe(v.string(), v.check(isIsoDateTime, "Invalid ISO datetime")),
+  durationMs: v.pipe(finiteNumber, v.minValue(0)),
+  triggers: v.array(v.string()),
+  tasks: v.object({ seen: finiteNumber, ready: finiteNumber, draining: finiteNumber }),
+  writes: v.object({
+    cloudMapRegistered: finiteNumber,
+    cloudMapDeregistered: finiteNumber,
+    targetsRegistered: finiteNumber,
+    targetsDeregistered: finiteNumber,
+    documentsPublished: finiteNumber,
+    parametersWritten: finiteNumber,
+    parametersDeleted: finiteNumber,
   }),
-  writesTotal: z.number(),
-  documentRevision: z.number().optional(),
-  outcome: z.enum(["converged", "changed", "failed"]),
-  error: z.object({ name: z.string(), message: z.string(), reasons: z.array(z.string()) }).optional(),
+  writesTotal: finiteNumber,
+  documentRevision: v.optional(finiteNumber),
+  outcome: v.picklist(["converged", "changed", "failed"]),
+  error: v.optional(v.object({ name: v.string(), message: v.string(), reasons: v.array(v.string()) })),
 });
 
 /** A reconcile record as the report reads it. */
-export type ReportRecord = z.infer<typeof reportRecordSchema>;
+export type ReportRecord = v.InferOutput<typeof reportRecordSchema>;
 
 /** What {@link parseLogLines} found in a log. */
 export interface ParsedLog {
@@ -63,13 +80,13 @@ export function parseLogLine(line: string): LineVerdict {
   if (typeof parsed !== "object" || parsed === null || (parsed as { message?: unknown }).message !== "reconcile") {
     return { problem: `not a "reconcile" log line: ${preview(line)}` };
   }
-  const result = reportRecordSchema.safeParse((parsed as { reconcile?: unknown }).reconcile);
+  const result = v.safeParse(reportRecordSchema, (parsed as { reconcile?: unknown }).reconcile, { message: englishMessages });
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = ["reconcile", ...(issue?.path ?? [])].join(".");
-    return { problem: `a "reconcile" line whose ${where} is wrong (${issue?.message ?? "invalid"})` };
+    const issue = result.issues[0];
+    const where = ["reconcile", ...(issue.path ?? []).map((item) => String(item.key))].join(".");
+    return { problem: `a "reconcile" line whose ${where} is wrong (${issue.message})` };
   }
-  return { record: result.data };
+  return { record: result.output };
 }
 
 /**
