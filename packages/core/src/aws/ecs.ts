@@ -77,8 +77,9 @@ export interface DescribeServiceTasksOptions {
 
 /**
  * Describes the given tasks of a listing, 100 per DescribeTasks call, the calls concurrent. Tasks of `listed.stopping`
- * are marked `listedAsStopping` (ListTasks does not list them as running). ListTasks' serviceName filter is not trusted (the emulator ignores it; a task may also
- * be listed after a service was replaced by one of the same name): only tasks whose group names the service are kept.
+ * are marked `listedAsStopping` (ListTasks does not list them as running). ListTasks' serviceName filter is not
+ * trusted (the emulator ignores it; a task may also be listed after a service was replaced by one of the same name):
+ * only tasks whose group names the service are kept.
  *
  * @example
  * ```ts
