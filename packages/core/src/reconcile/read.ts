@@ -154,23 +154,6 @@ async function definitionFacts(
   return new Map(entries);
 }
 
-/**
- * The tombstones in the writer's state value. Unreadable state is logged and read as none: it only adds safety, and
- * must not stop a reconcile.
- */
-function tombstonesOf(service: ServiceConfig, stateValue: string | undefined, context: ReconcileContext): Tombstones {
-  try {
-    return parseTombstones(stateValue);
-  } catch (error) {
-    context.logger.warn("writer state unreadable", {
-      serviceName: service.name,
-      parameterName: service.parameterName,
-      reason: error instanceof Error ? error.message : String(error),
-    });
-    return new Map();
-  }
-}
-
 /** True when a trigger is not an event (a sweep, a manual run): the repair path, which reads everything afresh. */
 function isRepair(triggers: readonly ReconcileTrigger[]): boolean {
   return triggers.some((trigger) => trigger.kind !== "event");
@@ -217,7 +200,9 @@ export async function readTasks(service: ServiceConfig, triggers: readonly Recon
   return {
     tasks,
     definitions: await definitionFacts(service, tasks, context),
-    tombstones: tombstonesOf(service, read?.stateValue, context),
+    // Read with the document: when that read fails, the reconcile fails (the failure is recorded) and none are known.
+    // parseTombstones reads a value it cannot parse as none: they only add safety, and must not stop a reconcile.
+    tombstones: parseTombstones(read?.stateValue),
     parameter: read?.parameter,
     listed,
     arnPrefix,
