@@ -294,6 +294,21 @@ const writesOf = (actions: readonly Action[]) => actions.filter((a) => writeComm
 const sorted = (actions: readonly Action[]) =>
   [...actions].sort((a, b) => `${a.command} ${JSON.stringify(a.input)}`.localeCompare(`${b.command} ${JSON.stringify(b.input)}`));
 
+/** A fault that holds the given commands until the document's PutParameter has arrived. */
+function answeredAfterTheDocument(commands: readonly string[]): Fault {
+  let documentWritten!: () => void;
+  const documentSeen = new Promise<void>((resolve) => (documentWritten = resolve));
+  return (a) => {
+    if (a.command === "PutParameter" && a.input.Name === parameterName) documentWritten();
+    return commands.includes(a.command) ? documentSeen : undefined;
+  };
+}
+
+/** `promise`, or a rejection saying `what` if it takes over 2 s (a reconcile waiting on what is held back never ends). */
+function within2s<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(what)), 2_000))]);
+}
+
 describe("reconcileService, the exact requests it sends", () => {
   it("a converged service makes reads only, in two serial waves", async () => {
     // Prepare
@@ -405,22 +420,12 @@ describe("reconcileService, the exact requests it sends", () => {
     const { aws, tasks, deps } = await convergedWorld(2);
     const victim = tasks[0]!;
     aws.stop(victim);
-    let documentWritten!: () => void;
-    const documentSeen = new Promise<void>((resolve) => (documentWritten = resolve));
-    aws.faults = [
-      (a) => {
-        if (a.command === "PutParameter" && a.input.Name === parameterName) documentWritten();
-        // Cloud Map and ELB answer only once the document's write has arrived: a reconcile that published after
-        // them would never get there.
-        return a.command === "DeregisterInstance" || a.command === "DeregisterTargets" ? documentSeen : undefined;
-      },
-    ];
+    // Cloud Map and ELB answer only once the document's write has arrived: a reconcile that published after them
+    // would never get there.
+    aws.faults = [answeredAfterTheDocument(["DeregisterInstance", "DeregisterTargets"])];
 
     // Act
-    const result = await Promise.race([
-      reconcileService(service, [eventOf(victim)], deps),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the document waited for the Cloud Map and ELB writes")), 2_000)),
-    ]);
+    const result = await within2s(reconcileService(service, [eventOf(victim)], deps), "the document waited for the Cloud Map and ELB writes");
 
     // Assess
     expect(result.error).toBeUndefined();
@@ -434,22 +439,11 @@ describe("reconcileService, the document before Cloud Map and the target groups"
     const { aws, tasks, deps } = await convergedWorld(2);
     const victim = tasks[0]!;
     aws.drain(victim);
-    let documentWritten!: () => void;
-    const documentSeen = new Promise<void>((resolve) => (documentWritten = resolve));
-    const targetReads = new Set(["ListOperations", "ListInstances", "DescribeTargetHealth"]);
-    aws.faults = [
-      (a) => {
-        if (a.command === "PutParameter" && a.input.Name === parameterName) documentWritten();
-        // Cloud Map's and ELB's reads answer only once the document's write has arrived.
-        return targetReads.has(a.command) ? documentSeen : undefined;
-      },
-    ];
+    // Cloud Map's and ELB's reads answer only once the document's write has arrived.
+    aws.faults = [answeredAfterTheDocument(["ListOperations", "ListInstances", "DescribeTargetHealth"])];
 
     // Act
-    const result = await Promise.race([
-      reconcileService(service, [eventOf(victim)], deps),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the document waited for the Cloud Map and ELB reads")), 2_000)),
-    ]);
+    const result = await within2s(reconcileService(service, [eventOf(victim)], deps), "the document waited for the Cloud Map and ELB reads");
 
     // Assess: published, and Cloud Map and the target groups still converged after it
     expect(result.error).toBeUndefined();
