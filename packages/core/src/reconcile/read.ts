@@ -283,8 +283,8 @@ export function combineReads(tasksRead: TasksRead, targetsRead: TargetsRead): Se
 
 /**
  * Throws a {@link StaleReadError} when the read is older than what is already known: a task remembered out of the
- * ready set (a tombstone) read at an older version, a task ListTasks lists as told to stop that DescribeTasks still
- * answers running, or a task read older than an event of the batch. Pure.
+ * ready set (a tombstone) read at an older version, a task ListTasks does not list as running (see `listedAsStopping`)
+ * that DescribeTasks answers running, or a task read older than an event of the batch. Pure.
  *
  * @example
  * ```ts
