@@ -36,6 +36,7 @@ import {
   reconcileService,
   removeShardsAfterPublish,
   ShardValueCache,
+  ServiceTaskArnCache,
   TaskDefinitionCache,
   type DesiredState,
   type PublishedTask,
@@ -230,6 +231,7 @@ export async function endToEndRow(emulator: RunningEmulator, taskCount: number):
     shardValues: new ShardValueCache(),
     taskDefinitions: new TaskDefinitionCache(),
     cloudMapServices: new CloudMapServiceCache(),
+    serviceTasks: new ServiceTaskArnCache(),
   };
   const tasks = await runServiceTasks(worldClients, world, taskCount);
   const setupMs = performance.now() - setupStart;

@@ -17,6 +17,7 @@ import {
   CloudMapServiceCache,
   parseConfig,
   reconcileService,
+  ServiceTaskArnCache,
   ShardValueCache,
   TaskDefinitionCache,
   type AwsClients,
@@ -58,6 +59,8 @@ class FakeAws {
   readonly targets = new Map<string, Map<string, { id: string; port: number }>>(targetGroupArns.map((arn) => [arn, new Map()]));
   readonly parameters = new Map<string, { version: number; value: string; tier: string }[]>();
   readonly actions: Action[] = [];
+  /** The serial wave each of `actions` was sent in (1 for the first), index for index. */
+  readonly wavesOfActions: number[] = [];
   faults: Fault[] = [];
   waves = 0;
   maxInFlight = 0;
@@ -79,6 +82,7 @@ class FakeAws {
   /** Starts recording afresh (actions, waves, the most in flight). */
   reset(): void {
     this.actions.length = 0;
+    this.wavesOfActions.length = 0;
     this.waves = 0;
     this.maxInFlight = 0;
     this.maxWritesInFlight = 0;
@@ -141,6 +145,7 @@ class FakeAws {
     const write = writeCommands.has(action.command);
     if (write) this.maxWritesInFlight = Math.max(this.maxWritesInFlight, ++this.#writesInFlight);
     this.actions.push(action);
+    this.wavesOfActions.push(this.waves);
     try {
       // Answered a macrotask later, as a network would: requests sent together are in flight together.
       await new Promise((resolve) => setImmediate(resolve));
@@ -262,6 +267,7 @@ function dependencies(aws: FakeAws): ReconcileDependencies {
     taskDefinitions: new TaskDefinitionCache(),
     cloudMapServices: new CloudMapServiceCache(),
     shardValues: new ShardValueCache(),
+    serviceTasks: new ServiceTaskArnCache(),
   };
 }
 
@@ -501,6 +507,84 @@ describe("reconcileService, the document before Cloud Map and the target groups"
   });
 });
 
+describe("reconcileService, the tasks described alongside ListTasks", () => {
+  /** The wave each command was sent in, by command (the document's and the state's PutParameter told apart). */
+  const wavesByCommand = (aws: FakeAws) => {
+    const waves = new Map<string, number[]>();
+    aws.actions.forEach((a, i) => {
+      const name = a.command === "PutParameter" ? `PutParameter ${String(a.input.Name)}` : a.command;
+      waves.set(name, [...(waves.get(name) ?? []), aws.wavesOfActions[i]!]);
+    });
+    return Object.fromEntries(waves);
+  };
+
+  it("a warm reconcile of a small service reads the document's inputs in one wave, Cloud Map's instances and ELB with its write", async () => {
+    // Prepare: a service this process has reconciled before (the sweep of convergedWorld)
+    const { aws, tasks, deps } = await convergedWorld(3);
+    const victim = tasks[1]!;
+    aws.drain(victim);
+
+    // Act
+    const result = await reconcileService(service, [eventOf(victim)], deps);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(aws.document().draining.map((e) => e.taskId)).toEqual([taskIdOf(victim)]);
+    expect(wavesByCommand(aws)).toEqual({
+      GetParameters: [1],
+      ListTasks: [1],
+      DescribeTasks: [1],
+      [`PutParameter ${parameterName}`]: [2],
+      // Cloud Map's instances are listed after its operations: those go first, so they add no wave.
+      ListOperations: [1],
+      ListInstances: [2],
+      DescribeTargetHealth: [2, 2],
+      DeregisterInstance: [3],
+      DeregisterTargets: [3, 3],
+      [`PutParameter ${stateName}`]: [3],
+    });
+    // The targets path's other reads were sent after the document's write, not queued before it.
+    const documentWrite = aws.actions.findIndex((a) => a.command === "PutParameter" && a.input.Name === parameterName);
+    const firstTargetsRead = aws.actions.findIndex((a) => ["ListInstances", "DescribeTargetHealth"].includes(a.command));
+    expect(firstTargetsRead).toBeGreaterThan(documentWrite);
+  });
+
+  it("describes a task the guess missed (started with no event of its own in the batch) in a second wave, and publishes it", async () => {
+    // Prepare: a task starts; the reconcile comes from another task's event
+    const { aws, tasks, deps } = await convergedWorld(2);
+    const newcomer = aws.runTask();
+
+    // Act
+    const result = await reconcileService(service, [eventOf(tasks[0]!)], deps);
+
+    // Assess: described once by the guess (the two known tasks), then the newcomer alone; published and registered
+    expect(result.error).toBeUndefined();
+    const describeCalls = aws.actions.filter((a) => a.command === "DescribeTasks").map((a) => (a.input.tasks as string[]).slice().sort());
+    expect(describeCalls).toEqual([tasks.map((t) => t.taskArn!).sort(), [newcomer.taskArn!]]);
+    expect(aws.document().endpoints.map((e) => e.taskId).sort()).toEqual([...tasks, newcomer].map(taskIdOf).sort());
+    expect(aws.instances.has(taskIdOf(newcomer))).toBe(true);
+    // A second DescribeTasks is the targets path's signal: its reads go alongside that, not after the document.
+    const documentWrite = aws.actions.findIndex((a) => a.command === "PutParameter" && a.input.Name === parameterName);
+    expect(aws.actions.findIndex((a) => a.command === "ListInstances")).toBeLessThan(documentWrite);
+    expect(aws.waves).toBeLessThanOrEqual(3);
+  });
+
+  it("a process that has not reconciled the service yet lists, then describes, with Cloud Map and ELB read alongside", async () => {
+    // Prepare: converged, then a cold process (fresh caches) gets an event
+    const { aws, tasks } = await convergedWorld(2);
+    const cold = dependencies(aws);
+
+    // Act
+    const result = await reconcileService(service, [eventOf(tasks[0]!)], cold);
+
+    // Assess
+    expect(result.record.outcome).toBe("converged");
+    expect(wavesByCommand(aws)).toMatchObject({ GetParameters: [1], ListTasks: [1], ListInstances: [1], DescribeTasks: [1] });
+    expect(aws.actions.filter((a) => a.command === "DescribeTasks")).toHaveLength(1);
+    expect(aws.actions.findIndex((a) => a.command === "DescribeTasks")).toBeGreaterThan(aws.actions.findIndex((a) => a.command === "ListTasks"));
+  });
+});
+
 describe("reconcileService, which stopped tasks it describes", () => {
   it("describes a stopped task while the document names it, and not once it is out of everything published", async () => {
     // Prepare
@@ -548,13 +632,19 @@ describe("reconcileService, which stopped tasks it describes", () => {
     aws.drain(quiet);
     aws.reset();
 
-    // Act
+    // Act: two reconciles triggered by another task's events, then the sweep
+    const describeCalls = () => aws.actions.filter((a) => a.command === "DescribeTasks");
+    const firstByEvent = await reconcileService(service, [eventOf(tasks[0]!)], deps);
+    const callsOfFirst = describeCalls();
+    aws.reset();
     const byEvent = await reconcileService(service, [eventOf(tasks[0]!)], deps);
-    const describedByEvent = aws.actions.filter((a) => a.command === "DescribeTasks").flatMap((a) => a.input.tasks as string[]);
+    const describedByEvent = describeCalls().flatMap((a) => a.input.tasks as string[]);
     const bySweep = await reconcileService(service, [sweep()], deps);
 
-    // Assess
-    expect(byEvent.record.tasks.draining).toBe(0);
+    // Assess: the first still describes it, as the running task the reconcile before it saw, in its one DescribeTasks
+    // call, but does not keep it: nothing publishes it, and the next event-triggered reconcile no longer describes it.
+    expect(callsOfFirst).toHaveLength(1);
+    expect([firstByEvent.record.tasks.draining, byEvent.record.tasks.draining]).toEqual([0, 0]);
     expect(describedByEvent).not.toContain(quiet.taskArn);
     expect(bySweep.error).toBeUndefined();
     expect(aws.document().draining.map((e) => e.taskId)).toEqual([taskIdOf(quiet)]);

@@ -6,6 +6,7 @@ import {
   readFreshState,
   ReconcileError,
   requestLimit,
+  ServiceTaskArnCache,
   ShardValueCache,
   StaleReadError,
   summariseTasks,
@@ -109,6 +110,7 @@ export interface ObserveCaches {
   readonly cloudMapServices: CloudMapServiceCache;
   readonly shardValues: ShardValueCache;
   readonly targetGroupTypes: TargetGroupTypeCache;
+  readonly serviceTasks: ServiceTaskArnCache;
 }
 
 /** Fresh caches for one run. */
@@ -118,6 +120,7 @@ export function createObserveCaches(): ObserveCaches {
     cloudMapServices: new CloudMapServiceCache(),
     shardValues: new ShardValueCache(),
     targetGroupTypes: new TargetGroupTypeCache(),
+    serviceTasks: new ServiceTaskArnCache(),
   };
 }
 

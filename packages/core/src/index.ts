@@ -104,7 +104,7 @@ export type { ReconcileContext, StepFailure } from "./reconcile/context.js";
 export { TargetGroupTypeCache } from "./aws/targets.js";
 export { requestLimit } from "./concurrency.js";
 export { createAwsClients, type AwsClients, type CreateAwsClientsOptions, type SharedClientConfig } from "./aws/clients.js";
-export { readServiceTasks, TaskDefinitionCache } from "./aws/ecs.js";
+export { readServiceTasks, ServiceTaskArnCache, TaskDefinitionCache } from "./aws/ecs.js";
 export { CloudMapOperationInFlightError, CloudMapServiceCache, listCloudMapInstances } from "./aws/cloudmap.js";
 export { describeTargets } from "./aws/targets.js";
 export {

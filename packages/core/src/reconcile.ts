@@ -6,7 +6,7 @@
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { AwsClients } from "./aws/clients.js";
 import { CloudMapServiceCache } from "./aws/cloudmap.js";
-import { TaskDefinitionCache } from "./aws/ecs.js";
+import { ServiceTaskArnCache, TaskDefinitionCache } from "./aws/ecs.js";
 import { ShardValueCache } from "./aws/parameter.js";
 import { TargetGroupTypeCache } from "./aws/targets.js";
 import { defaultMaxConcurrentRequests, requestLimit } from "./concurrency.js";
@@ -36,6 +36,8 @@ export interface ReconcileDependencies {
   readonly cloudMapServices?: CloudMapServiceCache;
   readonly shardValues?: ShardValueCache;
   readonly targetGroupTypes?: TargetGroupTypeCache;
+  /** The task ARNs each service's last reconcile described (see {@link ServiceTaskArnCache}). */
+  readonly serviceTasks?: ServiceTaskArnCache;
   /**
    * Requests of one reconcile in flight at once, at most (DescribeTasks batches, Cloud Map registrations and
    * deregistrations, target group chunks, shard writes): more would only queue in the SDK's socket pool (50 per
@@ -72,6 +74,7 @@ const defaultTaskDefinitions = new TaskDefinitionCache();
 const defaultCloudMapServices = new CloudMapServiceCache();
 const defaultShardValues = new ShardValueCache();
 const defaultTargetGroupTypes = new TargetGroupTypeCache();
+const defaultServiceTasks = new ServiceTaskArnCache();
 /** Reads and writes of one reconcile when its document keeps being overwritten by another writer meanwhile. */
 const maxConcurrentWriteRounds = 3;
 
@@ -83,6 +86,7 @@ function contextOf(deps: ReconcileDependencies): ReconcileContext {
     cloudMapServices: deps.cloudMapServices ?? defaultCloudMapServices,
     shardValues: deps.shardValues ?? defaultShardValues,
     targetGroupTypes: deps.targetGroupTypes ?? defaultTargetGroupTypes,
+    serviceTasks: deps.serviceTasks ?? defaultServiceTasks,
     limit: requestLimit(deps.maxConcurrentRequests ?? defaultMaxConcurrentRequests),
   };
 }
@@ -132,14 +136,15 @@ export async function reconcileService(
     // be written by another writer meanwhile (SSM has no compare-and-swap): its list may be older than ours, and
     // readers may have taken its revision, so the current truth is published again at once, above both.
     for (let round = 1; ; round++) {
-      // The two read paths side by side, the tasks path's requests sent first. The document depends on the tasks path
-      // alone, so it is planned and its publish started as soon as that is in, while Cloud Map and the target groups
-      // are still being read: on AWS one wave sooner; on an emulator answering a request at a time, several.
-      const tasks = readFreshTasks(service, triggers, context, retry);
-      // Started at once, not after the tasks path's DescribeTasks: that would answer the document a few ms sooner on
-      // the emulator, which serves requests about one at a time, but leaves gaps with nothing in flight (one more
-      // serial wave, so more time on AWS). See docs/benchmarks.md.
-      const targets = readTargets(service, context, tasks);
+      // The document depends on the tasks path alone, so it is planned and its publish started as soon as that is in.
+      // The targets path's reads (but Cloud Map's operations, which come first) start with that publish, or as soon as
+      // the tasks path needs a second wave: the Cloud Map and target group writes wait for the tasks anyway, so on AWS
+      // this adds no wave, and fewer requests are queued before the document's on an emulator that answers about one
+      // at a time. A small service's event then publishes after one wave of reads (see readTasks) instead of two.
+      let startTargets!: () => void;
+      const targetsMayStart = new Promise<void>((resolve) => (startTargets = resolve));
+      const tasks = readFreshTasks(service, triggers, context, retry, { onMoreWaves: startTargets });
+      const targets = readTargets(service, context, tasks, targetsMayStart);
       targets.catch(() => undefined); // when the tasks path fails, its error is the one reported, below
       const tasksRead = await tasks;
       const documentSummary = summariseTasks(tasksRead.tasks, tasksRead.definitions);
@@ -149,6 +154,7 @@ export async function reconcileService(
         deps.logger.warn("document replaced", { serviceName: service.name, parameterName: service.parameterName, reason: tasksRead.parameter.reason });
       }
       const documentWrites = applyDocument(service, documentPlan, context);
+      startTargets();
       // What the record says if the targets path fails: the document's part, which is carried out regardless.
       tasksSeen = tasksRead.tasks.length;
       summary = documentSummary;

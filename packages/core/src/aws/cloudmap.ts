@@ -228,7 +228,8 @@ export async function listPendingInstanceOperations(client: ServiceDiscoveryClie
 /**
  * What a reconcile knows of the Cloud Map service: its operations in flight, then its instances (in that order, so
  * that an operation finishing in between shows in the instances rather than nowhere), and whether it uses custom
- * health checks.
+ * health checks. The instances are listed once the operations are in and `instancesMayBeListed` has settled (the
+ * reconcile holds them back behind the document's write).
  *
  * @example
  * ```ts
@@ -239,11 +240,13 @@ export async function readCloudMapState(
   client: ServiceDiscoveryClient,
   serviceId: string,
   services: CloudMapServiceCache,
+  instancesMayBeListed: Promise<void> = Promise.resolve(),
 ): Promise<NonNullable<ActualState["cloudMap"]>> {
   const [customHealth, { pendingOperations, instances }] = await Promise.all([
     services.usesCustomHealth(client, serviceId),
     (async () => {
       const pendingOperations = await listPendingInstanceOperations(client, serviceId);
+      await instancesMayBeListed;
       return { pendingOperations, instances: await listCloudMapInstances(client, serviceId) };
     })(),
   ]);

@@ -21,8 +21,14 @@ const describeBatchSize = 100;
  * ```ts
  * const running = await listServiceTaskArns(clients.ecs, service, "RUNNING");
  * ```
+ * `onNextPage` is called before each page after the first is asked for.
  */
-export async function listServiceTaskArns(ecs: ECSClient, service: ServiceConfig, desiredStatus: DesiredStatus): Promise<string[]> {
+export async function listServiceTaskArns(
+  ecs: ECSClient,
+  service: ServiceConfig,
+  desiredStatus: DesiredStatus,
+  options: { readonly onNextPage?: () => void } = {},
+): Promise<string[]> {
   const arns: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -31,6 +37,7 @@ export async function listServiceTaskArns(ecs: ECSClient, service: ServiceConfig
     );
     arns.push(...(page.taskArns ?? []));
     nextToken = page.nextToken;
+    if (nextToken !== undefined) options.onNextPage?.();
   } while (nextToken !== undefined);
   return arns;
 }
@@ -94,6 +101,25 @@ export async function describeServiceTasks(
   arns: readonly string[],
   options: DescribeServiceTasksOptions = {},
 ): Promise<ObservedTask[]> {
+  return markListedAsStopping(listed, await describeTasksOfService(ecs, service, arns, options));
+}
+
+/**
+ * Describes the given tasks, 100 per DescribeTasks call, the calls concurrent, and keeps those of the service (whose
+ * group names it): {@link describeServiceTasks} before the listing is known. Mark them with
+ * {@link markListedAsStopping} once it is.
+ *
+ * @example
+ * ```ts
+ * const [tasks, running] = await Promise.all([describeTasksOfService(ecs, service, arns), listServiceTaskArns(ecs, service, "RUNNING")]);
+ * ```
+ */
+export async function describeTasksOfService(
+  ecs: ECSClient,
+  service: ServiceConfig,
+  arns: readonly string[],
+  options: DescribeServiceTasksOptions = {},
+): Promise<ObservedTask[]> {
   const limit = options.limit ?? unlimited;
   const unique = [...new Set(arns)];
   const batches: string[][] = [];
@@ -104,12 +130,81 @@ export async function describeServiceTasks(
     ),
   );
   const group = `service:${service.ecsService}`;
-  const stopping = new Set(listed.stopping);
   return described
     .flat()
     .map(observeTask)
-    .filter((task) => task.group === group)
-    .map((task) => (stopping.has(task.taskArn) ? { ...task, listedAsStopping: true } : task));
+    .filter((task) => task.group === group);
+}
+
+/**
+ * The tasks, those of `listed.stopping` marked `listedAsStopping` (ListTasks does not list them as running).
+ *
+ * @example
+ * ```ts
+ * const tasks = markListedAsStopping(listed, await describeTasksOfService(ecs, service, arns));
+ * ```
+ */
+export function markListedAsStopping(listed: ListedServiceTasks, tasks: readonly ObservedTask[]): ObservedTask[] {
+  const stopping = new Set(listed.stopping);
+  return tasks.map((task) => (stopping.has(task.taskArn) ? { ...task, listedAsStopping: true } : task));
+}
+
+/**
+ * The task ARNs each service's last reconcile found running or on their way out (not yet stopped), kept for the life of
+ * the process (a Lambda container), so that the next one can describe them alongside ListTasks instead of after it: one
+ * serial wave less before the document is published. Only a guess: the reconcile still describes whatever ListTasks
+ * and the document name that the guess missed, and keeps nothing it did not need. Kept only for services whose tasks
+ * fit in one DescribeTasks call, so a wrong guess costs no extra call (a task told to stop since, that nothing names,
+ * is described once more in that call; the next reconcile no longer guesses it).
+ */
+export class ServiceTaskArnCache {
+  readonly #arns = new Map<string, readonly string[]>();
+  readonly #maxServices: number;
+
+  public constructor(maxServices = 500) {
+    this.#maxServices = maxServices;
+  }
+
+  /**
+   * The ARNs to describe before the listing is in: the ones remembered for the service and `named` (an event's tasks),
+   * or undefined when nothing is remembered or they would not fit in one DescribeTasks call.
+   *
+   * @example
+   * ```ts
+   * const early = cache.guess(service, triggers.map((t) => t.taskArn));
+   * ```
+   */
+  public guess(service: ServiceConfig, named: readonly string[]): string[] | undefined {
+    const remembered = this.#arns.get(keyOf(service));
+    if (remembered === undefined) return undefined;
+    const arns = [...new Set([...remembered, ...named])];
+    return arns.length <= describeBatchSize ? arns : undefined;
+  }
+
+  /**
+   * Remembers the ARNs a reconcile of the service found running or on their way out (forgets them when they are more
+   * than one call's worth).
+   *
+   * @example
+   * ```ts
+   * cache.remember(service, listed.running);
+   * ```
+   */
+  public remember(service: ServiceConfig, arns: Iterable<string>): void {
+    const key = keyOf(service);
+    const list = [...new Set(arns)];
+    this.#arns.delete(key);
+    if (list.length > describeBatchSize) return;
+    if (this.#arns.size >= this.#maxServices) {
+      const oldest = this.#arns.keys().next().value;
+      if (oldest !== undefined) this.#arns.delete(oldest);
+    }
+    this.#arns.set(key, list);
+  }
+}
+
+function keyOf(service: ServiceConfig): string {
+  return `${service.cluster}\n${service.ecsService}`;
 }
 
 /**

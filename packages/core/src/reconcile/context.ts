@@ -1,6 +1,6 @@
 import type { AwsClients } from "../aws/clients.js";
 import type { CloudMapServiceCache } from "../aws/cloudmap.js";
-import type { TaskDefinitionCache } from "../aws/ecs.js";
+import type { ServiceTaskArnCache, TaskDefinitionCache } from "../aws/ecs.js";
 import type { ShardValueCache } from "../aws/parameter.js";
 import type { TargetGroupTypeCache } from "../aws/targets.js";
 import type { RequestLimit } from "../concurrency.js";
@@ -32,6 +32,7 @@ export interface ReconcileContext {
   readonly cloudMapServices: CloudMapServiceCache;
   readonly shardValues: ShardValueCache;
   readonly targetGroupTypes: TargetGroupTypeCache;
+  readonly serviceTasks: ServiceTaskArnCache;
   /** Shared by every request of the reconcile that fans out (DescribeTasks batches, writes). */
   readonly limit: RequestLimit;
 }

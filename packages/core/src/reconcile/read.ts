@@ -1,18 +1,28 @@
 /**
- * The read step of a reconcile, in two paths that run side by side:
+ * The read step of a reconcile, in two paths:
  *
  * - the **tasks path** ({@link readTasks}): the document with the writer's state (one GetParameters) and ListTasks,
- *   then DescribeTasks (the batches concurrent): everything the document depends on, so it is published as soon as
- *   this is in (two serial waves of requests);
+ *   with DescribeTasks of the tasks the last reconcile of the service described (then of any it missed): everything
+ *   the document depends on, so it is published as soon as this is in (one serial wave of requests in the usual case,
+ *   two at most for a small service);
  * - the **targets path** ({@link readTargets}): Cloud Map's operations in flight, then its instances (see
  *   `readCloudMapState`), and each target group's targets, needed only for the Cloud Map and target group writes.
  *
- * The tasks path's requests are sent first: on an emulator that answers one request at a time, the document's
- * inputs then come back first. Stale reads are recognised before anything that depends on them is written (see
- * {@link readFreshTasks}).
+ * The reconcile reads Cloud Map's operations at once and holds the targets path's other reads (Cloud Map's instances,
+ * which must come after the operations, and the target groups) back until the document's write is sent, or the tasks
+ * path needs a second wave, whichever comes first: the writes cannot start before the tasks are known anyway, so on
+ * AWS this costs no wave, and fewer requests are queued before the document's on an emulator that answers about one
+ * request at a time. Stale reads are recognised before anything that depends on them is written (see {@link readFreshTasks}).
  */
 import { readCloudMapState } from "../aws/cloudmap.js";
-import { describeServiceTasks, listedTasksOf, listServiceTaskArns, type ListedServiceTasks } from "../aws/ecs.js";
+import {
+  describeServiceTasks,
+  describeTasksOfService,
+  listedTasksOf,
+  listServiceTaskArns,
+  markListedAsStopping,
+  type ListedServiceTasks,
+} from "../aws/ecs.js";
 import { readDocumentAndState } from "../aws/parameter.js";
 import { describeTargets } from "../aws/targets.js";
 import type { ServiceConfig } from "../config.js";
@@ -159,44 +169,83 @@ function isRepair(triggers: readonly ReconcileTrigger[]): boolean {
   return triggers.some((trigger) => trigger.kind !== "event");
 }
 
+/** Options of {@link readTasks}. */
+export interface ReadTasksOptions {
+  /**
+   * Called (possibly more than once) as soon as the tasks path knows it needs another serial wave of requests: the
+   * first wave did not describe every task it needs, ListTasks has more pages, or a stale read is read again. The
+   * reconcile holds the targets path's reads back until then, or until the document's write is sent.
+   */
+  readonly onMoreWaves?: () => void;
+}
+
 /**
  * The tasks path: the document and the writer's tombstones (one GetParameters, sent first) and the service's task
  * listing, then one DescribeTasks round for the running tasks and the stopping ones the document or the events name
  * (every stopping one for a repair, or when the document cannot tell). The tasks are required: an ECS failure rejects
  * with a {@link ReconcileError} naming the read. The document is read on its own: a failure is in `failures`.
  *
+ * An event-triggered reconcile of a service this process reconciled before describes the tasks the last one described
+ * and the events name alongside ListTasks (see `ServiceTaskArnCache`), then only those the listing or the document
+ * name that this missed: in the usual case the document's inputs are in after one serial wave instead of two.
+ *
  * @example
  * ```ts
  * const read = await readTasks(service, [{ kind: "sweep", at: new Date().toISOString() }], context);
  * ```
  */
-export async function readTasks(service: ServiceConfig, triggers: readonly ReconcileTrigger[], context: ReconcileContext): Promise<TasksRead> {
+export async function readTasks(
+  service: ServiceConfig,
+  triggers: readonly ReconcileTrigger[],
+  context: ReconcileContext,
+  options: ReadTasksOptions = {},
+): Promise<TasksRead> {
   const { clients } = context;
   const repair = isRepair(triggers);
   const failures: StepFailure[] = [];
+  const triggerArns = triggers.flatMap((trigger) => (trigger.taskArn === undefined ? [] : [trigger.taskArn]));
   const stored = guarded(failures, `ssm.read ${service.parameterName}`, () => {
     // Shards cached by version are trusted by event-driven reconciles; the sweep, the repair path, reads every
     // shard again, so a shard deleted or rewritten by hand is noticed within one sweep period.
     if (repair) context.shardValues.retain(service.parameterName, new Set());
     return readDocumentAndState(clients.ssm, service.parameterName, context.shardValues);
   });
-  const listRunning = failingAsEcsRead(service, () => listServiceTaskArns(clients.ecs, service, "RUNNING"));
-  const listStopped = () => failingAsEcsRead(service, () => listServiceTaskArns(clients.ecs, service, "STOPPED"));
+  const onMoreWaves = options.onMoreWaves ?? (() => undefined);
+  const listRunning = failingAsEcsRead(service, () => listServiceTaskArns(clients.ecs, service, "RUNNING", { onNextPage: onMoreWaves }));
+  const listStopped = () => failingAsEcsRead(service, () => listServiceTaskArns(clients.ecs, service, "STOPPED", { onNextPage: onMoreWaves }));
   // The repair path describes every task told to stop, so it lists them from the start. An event-triggered reconcile
   // describes only the named ones: it needs no listing of them when it knows the ARN of a named task from its id.
   const stopped = repair ? listStopped() : undefined;
   stopped?.catch(() => undefined); // awaited below; a failure of the RUNNING listing is the one reported first
+  // Described alongside the listing: what ECS answers for them now is as fresh as if asked after it.
+  const guess = repair ? undefined : context.serviceTasks.guess(service, triggerArns);
+  if (guess === undefined) onMoreWaves();
+  const early = guess === undefined ? undefined : failingAsEcsRead(service, () => describeTasksOfService(clients.ecs, service, guess, { limit: context.limit }));
+  early?.catch(() => undefined); // awaited below, after the listing, whose failure is the one reported first
   const [read, running] = await Promise.all([stored, listRunning]);
-  const triggerArns = triggers.flatMap((trigger) => (trigger.taskArn === undefined ? [] : [trigger.taskArn]));
   const documentIds = repair ? undefined : documentTaskIds(read?.parameter);
   const names = documentIds === undefined ? undefined : new Set([...documentIds, ...triggerArns.map(taskIdOf)]);
   const arnPrefix = taskArnPrefixOf(running[0] ?? triggerArns[0]);
-  const listed: ListedServiceTasks =
-    names !== undefined && arnPrefix !== undefined
-      ? stoppingByName(running, names, arnPrefix)
-      : listedTasksOf(running, await (stopped ?? listStopped()));
+  let listed: ListedServiceTasks;
+  if (names !== undefined && arnPrefix !== undefined) {
+    listed = stoppingByName(running, names, arnPrefix);
+  } else {
+    if (stopped === undefined) onMoreWaves();
+    listed = listedTasksOf(running, await (stopped ?? listStopped()));
+  }
   const arns = [...listed.running, ...stoppingTasksNamed(listed, names, arnPrefix)];
-  const tasks = await failingAsEcsRead(service, () => describeServiceTasks(clients.ecs, service, listed, arns, { limit: context.limit }));
+  const guessed = new Set(guess);
+  const missed = arns.filter((arn) => !guessed.has(arn));
+  if (missed.length > 0) onMoreWaves();
+  const [earlyTasks, laterTasks] = await Promise.all([
+    early ?? [],
+    missed.length === 0 ? [] : failingAsEcsRead(service, () => describeTasksOfService(clients.ecs, service, missed, { limit: context.limit })),
+  ]);
+  // A guessed task nothing names any more is left out, as if it had not been described.
+  const wanted = new Set(arns);
+  const tasks = markListedAsStopping(listed, [...earlyTasks.filter((task) => wanted.has(task.taskArn)), ...laterTasks]);
+  // A stopped task leaves the document with this reconcile, and nothing names it afterwards: not worth guessing.
+  context.serviceTasks.remember(service, [...listed.running, ...tasks.filter((task) => task.lastStatus !== "STOPPED").map((task) => task.taskArn)]);
   return {
     tasks,
     definitions: await definitionFacts(service, tasks, context),
@@ -206,7 +255,7 @@ export async function readTasks(service: ServiceConfig, triggers: readonly Recon
     parameter: read?.parameter,
     listed,
     arnPrefix,
-    described: new Set(arns),
+    described: wanted,
     failures,
   };
 }
@@ -214,10 +263,11 @@ export async function readTasks(service: ServiceConfig, triggers: readonly Recon
 /**
  * The targets path: Cloud Map's state and each target group's targets, each read on its own: one that cannot be read
  * (deleted, misconfigured, denied) is reported in `failures` and left out, so it is neither planned nor written while
- * the others converge. Its requests start at once; once the tasks path is in (`tasks`, a promise so both can run
+ * the others converge. Once the tasks path is in (`tasks`, a promise so both can run
  * side by side), the stopping tasks only Cloud Map still names (its document write failed, say: rare) are described,
  * so their versions are checked and their tombstones kept. They cannot change what is registered: a task told to
- * stop is never ready.
+ * stop is never ready. When `start` is given (the reconcile's: see {@link ReadTasksOptions}), only Cloud Map's
+ * operations are read before it settles: its instances and the target groups' targets wait for it.
  *
  * @example
  * ```ts
@@ -229,17 +279,22 @@ export async function readTargets(
   service: ServiceConfig,
   context: ReconcileContext,
   tasks: Promise<TasksRead> | TasksRead,
+  start: Promise<void> = Promise.resolve(),
 ): Promise<TargetsRead> {
   const { clients } = context;
   const failures: StepFailure[] = [];
   const serviceId = service.cloudMapServiceId;
+  // Cloud Map's operations are read at once: its instances must be listed after them, and the writes wait for both.
   const cloudMap =
     serviceId === undefined
       ? Promise.resolve(undefined)
-      : guarded(failures, `cloudmap.read ${serviceId}`, () => readCloudMapState(clients.serviceDiscovery, serviceId, context.cloudMapServices));
+      : guarded(failures, `cloudmap.read ${serviceId}`, () =>
+          readCloudMapState(clients.serviceDiscovery, serviceId, context.cloudMapServices, start),
+        );
   const targetGroups = Promise.all(
     (service.targetGroupArns ?? []).map((arn) =>
       guarded(failures, `targets.read ${arn}`, async (): Promise<{ arn: string; targets: TargetGroupTarget[] }> => {
+        await start;
         const [targetType, targets] = await Promise.all([context.targetGroupTypes.targetType(clients.elbv2, arn), describeTargets(clients.elbv2, arn)]);
         if (targetType !== "ip") throw new TargetGroupTypeError(service.name, arn, targetType);
         return { arn, targets };
@@ -366,9 +421,12 @@ export function readFreshTasks(
   triggers: readonly ReconcileTrigger[],
   context: ReconcileContext,
   retry: StaleReadRetry,
+  options: ReadTasksOptions = {},
 ): Promise<TasksRead> {
+  let attempts = 0;
   return retryingStaleReads(service, context, retry, async () => {
-    const read = await readTasks(service, triggers, context);
+    if (attempts++ > 0) options.onMoreWaves?.();
+    const read = await readTasks(service, triggers, context, options);
     assertFreshRead(service, read.tasks, triggers, read.tombstones);
     return read;
   });
