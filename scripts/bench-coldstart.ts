@@ -60,10 +60,46 @@ export interface ColdImportRow {
   readonly cpuRatio: number;
 }
 
+/**
+ * What the reconcile handler's cold import is made of, one piece added at a time (each a bundle of its own, from
+ * `@discovery-sync/core` as the handler imports it): the five SDK clients it talks through imported but not built,
+ * then built (`createAwsClients`), then the configuration loaded, then Powertools' Logger and Metrics. The handler
+ * itself (`functions/reconcile.ts`) adds the reconcile code, Powertools' batch processor and the handler's set-up.
+ */
+export const reconcileBreakdownSources = {
+  "SDK clients imported, none built": `import { ECSClient } from "@aws-sdk/client-ecs";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { SSMClient } from "@aws-sdk/client-ssm";
+export const handler = async () => [new ECSClient({}), new ElasticLoadBalancingV2Client({}), new ServiceDiscoveryClient({}), new SSMClient({}), new SQSClient({})];
+`,
+  "+ the five built (createAwsClients)": `import { createAwsClients } from "@discovery-sync/core";
+const clients = createAwsClients();
+export const handler = async () => clients;
+`,
+  "+ configuration loaded (loadConfig)": `import { createAwsClients, loadConfig } from "@discovery-sync/core";
+const clients = createAwsClients();
+const config = await loadConfig(process.env, () => clients.ssm);
+export const handler = async () => [clients, config];
+`,
+  "+ Logger and Metrics": `import { createAwsClients, createLogger, createMetrics, loadConfig } from "@discovery-sync/core";
+const clients = createAwsClients();
+const config = await loadConfig(process.env, () => clients.ssm);
+const logger = createLogger("reconciler");
+const metrics = createMetrics();
+export const handler = async () => [clients, config, logger, metrics];
+`,
+} as const;
+
 /** Options of {@link measureColdImports}. */
 export interface MeasureColdImportsOptions {
   /** Imports per bundle, each in a fresh process. @default 15 */
   readonly runs?: number;
+  /** The handler files measured, by name. @default {@link coldImportEntries} */
+  readonly entries?: Readonly<Record<string, string>>;
+  /** More bundles, by name: module sources resolved from the repository root (see {@link reconcileBreakdownSources}). @default none */
+  readonly sources?: Readonly<Record<string, string>>;
   /** The esbuild settings. @default the construct's (`handlerBundling`) */
   readonly bundling?: HandlerBundling;
   /** Extra `node` flags of each importing process (for example `["--enable-source-maps"]`). @default none */
@@ -84,13 +120,17 @@ export async function measureColdImports(options: MeasureColdImportsOptions = {}
   if (!Number.isInteger(runs) || runs < 1) throw new TypeError(`runs must be a positive integer (given ${String(runs)})`);
   const workDir = mkdtempSync(path.join(tmpdir(), "discovery-sync-coldstart-"));
   try {
-    const entries: Array<[string, string | undefined]> = [...Object.entries(coldImportEntries), [ssmOnlyName, undefined]];
+    const entries: Array<[string, { file: string } | { source: string }]> = [
+      ...Object.entries(options.entries ?? coldImportEntries).map(([name, file]) => [name, { file }] as [string, { file: string }]),
+      ...Object.entries(options.sources ?? {}).map(([name, source]) => [name, { source }] as [string, { source: string }]),
+      [ssmOnlyName, { source: ssmOnlySource }],
+    ];
     const bundles = await Promise.all(
-      entries.map(async ([name, entry]) => {
-        const outfile = path.join(workDir, name, "index.mjs");
+      entries.map(async ([name, entry], index) => {
+        const outfile = path.join(workDir, String(index), "index.mjs");
         await build({
-          // The reference has no file of its own: resolved from the repository root, like the handlers' imports.
-          ...(entry === undefined ? { stdin: { contents: ssmOnlySource, resolveDir: repoRoot, loader: "js" as const } } : { entryPoints: [entry] }),
+          // A source has no file of its own: resolved from the repository root, like the handlers' imports.
+          ...("source" in entry ? { stdin: { contents: entry.source, resolveDir: repoRoot, loader: "js" as const } } : { entryPoints: [entry.file] }),
           outfile,
           logLevel: "warning",
           ...esbuildOptionsOf(options.bundling ?? handlerBundling),

@@ -25,7 +25,8 @@
  *    hold exactly the new tasks at the end.
  * 4. **A converged reconcile of 1,000 ready tasks** (discovery-sync only: the syncer has no reconcile): serial waves.
  * 5. **Cold import** of each handler bundle against an SSM-only handler bundled the same way
- *    (`measureColdImports` of `scripts/bench-coldstart.ts`).
+ *    (`measureColdImports` of `scripts/bench-coldstart.ts`), and the reconcile handler's piece by piece
+ *    (`reconcileBreakdownSources`).
  *
  * Targets of issue 9 are checked and printed ("target met" / "target missed"); timings never fail the run. The run
  * fails only when a step did not do what it measures: a document that does not say what the events said, a
@@ -49,7 +50,7 @@ import {
   type DeliveryStats,
   type Implementation,
 } from "./bench-pipeline-implementations.js";
-import { measureColdImports, ssmOnlyName, type ColdImportRow } from "./bench-coldstart.js";
+import { coldImportEntries, measureColdImports, reconcileBreakdownSources, ssmOnlyName, type ColdImportRow } from "./bench-coldstart.js";
 import {
   eventsPerLifecycle,
   eventsPerTransition,
@@ -458,6 +459,23 @@ function coldImportTable(rows: readonly ColdImportRow[]): string[] {
   ];
 }
 
+const reconcileHandlerName = "the reconcile handler (functions/reconcile.ts)";
+
+/** The reconcile's cold import piece by piece: each row adds one piece to the one above it. */
+function breakdownTable(rows: readonly ColdImportRow[]): string[] {
+  const order = [ssmOnlyName, ...Object.keys(reconcileBreakdownSources), reconcileHandlerName];
+  const ordered = order.map((name) => rows.find((row) => row.name === name)!);
+  return [
+    "| bundle | size | cold import, median | × SSM-only | added by the row (× SSM-only) | CPU × SSM-only |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...ordered.map((row, index) => {
+      const added = index === 0 ? "" : `+${(row.ratio - ordered[index - 1]!.ratio).toFixed(2)}`;
+      const name = row.name === ssmOnlyName ? "SSM-only handler (reference)" : row.name;
+      return `| ${name} | ${(row.bytes / 1024).toFixed(0)} KiB | ${ms(row.medianMs)} | ${row.ratio.toFixed(2)} | ${added} | ${row.cpuRatio.toFixed(2)} |`;
+    }),
+  ];
+}
+
 // ---- main ----------------------------------------------------------------------------------------------------------
 
 /**
@@ -510,6 +528,8 @@ export async function pipelineSection(emulator: RunningEmulator, say: (line?: st
 
     progress("pipeline: cold imports of the handler bundles (measureColdImports of scripts/bench-coldstart.ts) ...");
     const coldImports = await measureColdImports();
+    progress("pipeline: the reconcile handler's cold import, piece by piece ...");
+    const breakdown = await measureColdImports({ entries: { [reconcileHandlerName]: coldImportEntries.reconcile }, sources: reconcileBreakdownSources });
 
     const measured: Measured = {
       names: ["discovery-sync", "per-event syncer"],
@@ -536,6 +556,13 @@ export async function pipelineSection(emulator: RunningEmulator, say: (line?: st
     );
     say();
     for (const line of coldImportTable(coldImports)) say(line);
+    say();
+    say(
+      "What the reconcile handler's cold import is made of: the same measurement, of bundles that each add one piece to the row above " +
+        "(`reconcileBreakdownSources` of scripts/bench-coldstart.ts; the ratio of a difference between rows moves by a few hundredths between runs):",
+    );
+    say();
+    for (const line of breakdownTable(breakdown)) say(line);
     say();
     const order = [...startSteps, ...stopSteps].flatMap((s) =>
       Array.from({ length: s.kind === "lastStatus" ? eventsPerTransition : 1 }, (_, i) => `${stepLabel(s)}#${i}`),
