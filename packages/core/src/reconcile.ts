@@ -36,7 +36,7 @@ export interface ReconcileDependencies {
   readonly cloudMapServices?: CloudMapServiceCache;
   readonly shardValues?: ShardValueCache;
   readonly targetGroupTypes?: TargetGroupTypeCache;
-  /** The task ARNs each service's last reconcile described (see {@link ServiceTaskArnCache}). */
+  /** The tasks each service's last reconcile found running or on their way out (see {@link ServiceTaskArnCache}). */
   readonly serviceTasks?: ServiceTaskArnCache;
   /**
    * Requests of one reconcile in flight at once, at most (DescribeTasks batches, Cloud Map registrations and

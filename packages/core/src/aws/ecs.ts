@@ -171,7 +171,7 @@ export class ServiceTaskArnCache {
    *
    * @example
    * ```ts
-   * const early = cache.guess(service, triggers.map((t) => t.taskArn));
+   * const early = cache.guess(service, ["arn:aws:ecs:us-east-1:123456789012:task/workflow/0123456789abcdef0123456789abcdef"]);
    * ```
    */
   public guess(service: ServiceConfig, named: readonly string[]): string[] | undefined {

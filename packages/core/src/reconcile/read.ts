@@ -2,9 +2,8 @@
  * The read step of a reconcile, in two paths:
  *
  * - the **tasks path** ({@link readTasks}): the document with the writer's state (one GetParameters) and ListTasks,
- *   with DescribeTasks of the tasks the last reconcile of the service described (then of any it missed): everything
- *   the document depends on, so it is published as soon as this is in (one serial wave of requests in the usual case,
- *   two at most for a small service);
+ *   with DescribeTasks of the tasks the service's last reconcile found (then of any named that those miss): everything
+ *   the document depends on, so it is published as soon as this is in (one serial wave of requests in the usual case);
  * - the **targets path** ({@link readTargets}): Cloud Map's operations in flight, then its instances (see
  *   `readCloudMapState`), and each target group's targets, needed only for the Cloud Map and target group writes.
  *
@@ -12,7 +11,8 @@
  * which must come after the operations, and the target groups) back until the document's write is sent, or the tasks
  * path needs a second wave, whichever comes first: the writes cannot start before the tasks are known anyway, so on
  * AWS this costs no wave, and fewer requests are queued before the document's on an emulator that answers about one
- * request at a time. Stale reads are recognised before anything that depends on them is written (see {@link readFreshTasks}).
+ * request at a time. Stale reads are recognised before anything that depends on them is written (see
+ * {@link readFreshTasks}).
  */
 import { readCloudMapState } from "../aws/cloudmap.js";
 import {
@@ -185,9 +185,10 @@ export interface ReadTasksOptions {
  * (every stopping one for a repair, or when the document cannot tell). The tasks are required: an ECS failure rejects
  * with a {@link ReconcileError} naming the read. The document is read on its own: a failure is in `failures`.
  *
- * An event-triggered reconcile of a service this process reconciled before describes the tasks the last one described
- * and the events name alongside ListTasks (see `ServiceTaskArnCache`), then only those the listing or the document
- * name that this missed: in the usual case the document's inputs are in after one serial wave instead of two.
+ * An event-triggered reconcile of a service this process reconciled before describes the tasks the last one found
+ * running or on their way out, and the events' tasks, alongside ListTasks (see `ServiceTaskArnCache`), then only those
+ * the listing or the document name that this missed: in the usual case the document's inputs are in after one serial
+ * wave instead of two.
  *
  * @example
  * ```ts
