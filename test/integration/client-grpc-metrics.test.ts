@@ -1,6 +1,6 @@
-import { createServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
+import { findFreePort } from "@discovery-sync/emulator";
 import { Registry } from "prom-client";
 import { InvalidOptionError } from "@discovery-sync/client";
 import { registerEndpointResolver } from "@discovery-sync/client/grpc";
@@ -45,15 +45,6 @@ async function startServer(): Promise<TestServer> {
   const port = await listenOnLoopback(server);
   cleanups.push(() => server.forceShutdown());
   return Object.assign(state, { port });
-}
-
-/** A loopback port that was free a moment ago and that nothing listens on now. */
-async function vacantPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 let schemeCounter = 0;
@@ -143,7 +134,7 @@ describe("grpcCallMetrics with real servers on 127.0.0.1", () => {
 
   it("counts a call that reached no server as UNAVAILABLE, with endpoint none", async () => {
     // Prepare: a port nothing listens on
-    const port = await vacantPort();
+    const port = await findFreePort();
     const registry = new Registry();
     const client = connect([`127.0.0.1:${port}`], { registry, perEndpoint: true });
 

@@ -1,6 +1,6 @@
-import { createServer, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
+import { findFreePort } from "@discovery-sync/emulator";
 import { ChannelNotReadyError, registerEndpointResolver, type RetryPolicyOptions } from "@discovery-sync/client/grpc";
 import { isolatedAccount } from "../support/aws.js";
 import { SSMClient } from "@aws-sdk/client-ssm";
@@ -97,15 +97,6 @@ async function killMidRun(retryPolicy?: RetryPolicyOptions | false) {
   return { load, inFlightOnVictim, victim };
 }
 
-/** A loopback port that was free a moment ago and that nothing listens on now. */
-async function vacantPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 describe("resilient channels with real servers on 127.0.0.1", () => {
   it("loses no call when a server dies with calls in flight: the default retry policy sends them to another", async () => {
     // Act
@@ -160,7 +151,7 @@ describe("resilient channels with real servers on 127.0.0.1", () => {
 
   it("waitForReady says when the endpoints were read but none accepted a connection", async () => {
     // Prepare: the list names a port nothing listens on
-    const port = await vacantPort();
+    const port = await findFreePort();
     const { registration, client } = connect([port]);
 
     // Act

@@ -3,17 +3,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/cl
 import { HttpResponse } from "@smithy/protocol-http";
 import { describe, expect, it } from "vitest";
 import { countWaves, waveCounter } from "@discovery-sync/emulator";
-
-/** A request whose answer the test releases by hand, so overlap and order are exact and need no real time. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from "./client-fake-ssm.js";
 
 function fakeClock() {
   let time = 0;
