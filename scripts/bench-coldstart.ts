@@ -10,14 +10,13 @@
  * `npx tsx --conditions=source scripts/bench-coldstart.ts [runs]` prints a markdown table; `measureColdImports()` is
  * what other benchmarks call. A benchmark, not a test: timings are reported, never asserted.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { build } from "esbuild";
 import { esbuildOptionsOf, handlerBundling, type HandlerBundling } from "@discovery-sync/cdk";
+import { importInFreshProcess } from "@discovery-sync/emulator";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const exampleConfigFile = path.join(repoRoot, "stacks/config/example.json");
@@ -161,29 +160,9 @@ export async function measureColdImports(options: MeasureColdImportsOptions = {}
 
 /** Imports a bundle in a fresh Node.js process, as Lambda's runtime would: how long it took, and how much CPU. */
 async function importOnce(bundle: string, nodeFlags: readonly string[]): Promise<{ ms: number; cpuMs: number }> {
-  const script =
-    `const cpu = process.cpuUsage(); const start = performance.now(); const m = await import(${JSON.stringify(`file://${bundle}`)}); ` +
-    "const ms = performance.now() - start; const used = process.cpuUsage(cpu); " +
-    `if (typeof m.handler !== "function") throw new Error("no handler"); ` +
-    "process.stdout.write(JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000 }));";
-  const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], {
-    env: {
-      PATH: process.env["PATH"] ?? "",
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "testing",
-      AWS_SECRET_ACCESS_KEY: "testing",
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      DISCOVERY_SYNC_CONFIG: readFileSync(exampleConfigFile, "utf8"),
-      DISCOVERY_SYNC_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/queue.fifo",
-    },
-    encoding: "utf8",
-    timeout: 30_000,
-  });
-  const measured = JSON.parse(stdout) as { ms: unknown; cpuMs: unknown };
-  if (typeof measured.ms !== "number" || typeof measured.cpuMs !== "number") {
-    throw new Error(`importing ${bundle} printed ${JSON.stringify(stdout)}, not its durations`);
-  }
-  return { ms: measured.ms, cpuMs: measured.cpuMs };
+  const imported = await importInFreshProcess(bundle, { config: readFileSync(exampleConfigFile, "utf8"), nodeFlags });
+  if (imported.handlerType !== "function") throw new Error(`${bundle} exports no handler function (its handler is ${imported.handlerType})`);
+  return { ms: imported.ms, cpuMs: imported.cpuMs };
 }
 
 function median(values: readonly number[]): number {

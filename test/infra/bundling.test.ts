@@ -2,14 +2,13 @@
  * The DiscoverySync stack synthesised the way it deploys: the functions bundled for real by the construct
  * (NodejsFunction, local esbuild, the `source` condition), once. Checks the assets and that each bundle starts.
  */
-import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
-import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FunctionRole } from "@discovery-sync/cdk";
+import { importInFreshProcess } from "@discovery-sync/emulator";
 import { sdkCallsOf, type EntryAnalysis } from "./support/sdkCommands.js";
 import { EXAMPLE_CONFIG_FILE, FUNCTION_ENTRIES, repoRoot, synthDiscoverySyncStack } from "./support/stacks.js";
 
@@ -17,7 +16,7 @@ const ROLES: readonly FunctionRole[] = ["router", "reconcile", "sweep"];
 
 let outdir: string;
 let synthesised: ReturnType<typeof synthDiscoverySyncStack>;
-/** Per function: the SDK calls derived from its source, and what importing its bundle printed. */
+/** Per function: the SDK calls derived from its source, and the type of its bundle's `handler` export (or why it failed to import). */
 let analyses: Record<FunctionRole, EntryAnalysis>;
 let loaded: Record<FunctionRole, string>;
 const bundleOf = (role: FunctionRole): string => {
@@ -25,31 +24,19 @@ const bundleOf = (role: FunctionRole): string => {
   return path.join(outdir, `asset.${code.S3Key.replace(/\.zip$/, "")}`, "index.mjs");
 };
 
-/** Imports a bundle in a fresh Node process, as Lambda's runtime would, and prints the type of its `handler`. */
-async function importBundle(bundle: string): Promise<string> {
-  const script = `const m = await import(${JSON.stringify(`file://${bundle}`)}); process.stdout.write(typeof m.handler);`;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
-    env: {
-      PATH: process.env["PATH"] ?? "",
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "testing",
-      AWS_SECRET_ACCESS_KEY: "testing",
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      DISCOVERY_SYNC_CONFIG: readFileSync(EXAMPLE_CONFIG_FILE, "utf8"),
-      DISCOVERY_SYNC_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/queue.fifo",
-    },
-    encoding: "utf8",
-    timeout: 20_000,
-  });
-  return stdout;
-}
-
 beforeAll(async () => {
   outdir = mkdtempSync(path.join(tmpdir(), "discovery-sync-synth-"));
   synthesised = synthDiscoverySyncStack({ configFile: EXAMPLE_CONFIG_FILE, outdir });
   const [derived, printed] = await Promise.all([
     Promise.all(ROLES.map((role) => sdkCallsOf(path.relative(repoRoot, FUNCTION_ENTRIES[role])))),
-    Promise.all(ROLES.map((role) => importBundle(bundleOf(role)).catch((error: Error) => `failed: ${error.message}`))),
+    Promise.all(
+      ROLES.map((role) =>
+        importInFreshProcess(bundleOf(role), { config: readFileSync(EXAMPLE_CONFIG_FILE, "utf8"), timeoutMs: 20_000 }).then(
+          (imported) => imported.handlerType,
+          (error: Error) => `failed: ${error.message}`,
+        ),
+      ),
+    ),
   ]);
   analyses = Object.fromEntries(ROLES.map((role, i) => [role, derived[i]!])) as Record<FunctionRole, EntryAnalysis>;
   loaded = Object.fromEntries(ROLES.map((role, i) => [role, printed[i]!])) as Record<FunctionRole, string>;

@@ -6,6 +6,7 @@ export { waveCounter, countWaves, type WaveCounter, type WaveCounterOptions, typ
 export * from "./world.js";
 export * from "./lambda-runtime.js";
 export * from "./fault-proxy.js";
+export { importInFreshProcess, type FreshImport, type FreshImportOptions } from "./bundle-import.js";
 export {
   createCloudMapOperations,
   type CloudMapOperation,
