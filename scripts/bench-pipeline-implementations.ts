@@ -41,6 +41,7 @@ import {
   emulatorCredentials,
   provisionWorld,
   randomAccountId,
+  resolveIntrinsics,
   taskStateChangeEvent,
   waveCounter,
   describeTasks,
@@ -49,7 +50,6 @@ import {
   type World,
   type WorldClients,
 } from "@discovery-sync/emulator";
-import { resolve } from "../test/infra/support/cfn.js";
 import { InProcessFifo } from "./in-process-fifo.js";
 import { createPerEventSyncer } from "./per-event-syncer.js";
 import { LifecycleDriver, startSteps, stopSteps, type LifecycleEvent } from "./task-lifecycle.js";
@@ -348,5 +348,5 @@ function synthesisedRulePattern(world: World): unknown {
   const ruleId = stack.getLogicalId(controlPlane.taskStateRule.node.defaultChild as Parameters<Stack["getLogicalId"]>[0]);
   const pattern = json.Resources[ruleId]?.Properties?.["EventPattern"];
   check(pattern !== undefined, "the synthesised task-state rule has no EventPattern");
-  return resolve(pattern, { partition: "aws", region: world.region, account: world.accountId });
+  return resolveIntrinsics(pattern, { partition: "aws", region: world.region, account: world.accountId });
 }

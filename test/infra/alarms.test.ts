@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Duration } from "aws-cdk-lib";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { policiesOfFunction } from "./support/iamCheck.js";
-import { resolveString, resourcesOfType, type CfnTemplate } from "./support/cfn.js";
+import { resolveIntrinsicString, resourcesOfType, type CfnTemplate } from "@discovery-sync/emulator";
 import { exampleConfig, logicalIdOf, synthControlPlane } from "./support/stacks.js";
 
 const TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:discovery-sync-oncall";
@@ -76,7 +76,7 @@ describe("the alarm list", () => {
 
   it("puts every alarm on the dashboard's alarm status widget", () => {
     const [[, dashboard] = ["", { Type: "" }]] = resourcesOfType(plane.json, "AWS::CloudWatch::Dashboard");
-    const body = JSON.parse(resolveString(dashboard.Properties!["DashboardBody"])) as { widgets: { properties: Record<string, any> }[] };
+    const body = JSON.parse(resolveIntrinsicString(dashboard.Properties!["DashboardBody"])) as { widgets: { properties: Record<string, any> }[] };
     const status = body.widgets.find((w) => w.properties["title"] === "Alarms");
     expect((status?.properties["alarms"] as unknown[]).length).toBe(Object.keys(plane.controlPlane.observability.alarms).length);
   });
@@ -155,7 +155,7 @@ describe("age of the oldest work-queue message", () => {
 
   it("marks the threshold on the queue-age graph", () => {
     const [[, dashboard] = ["", { Type: "" }]] = resourcesOfType(plane.json, "AWS::CloudWatch::Dashboard");
-    const body = JSON.parse(resolveString(dashboard.Properties!["DashboardBody"])) as { widgets: { properties: Record<string, any> }[] };
+    const body = JSON.parse(resolveIntrinsicString(dashboard.Properties!["DashboardBody"])) as { widgets: { properties: Record<string, any> }[] };
     const graph = body.widgets.find((w) => w.properties["title"] === "Queue age of oldest message (s)");
     expect(graph?.properties["annotations"]).toEqual({ horizontal: [{ value: 900, label: "work queue alarm", yAxis: "left" }] });
   });

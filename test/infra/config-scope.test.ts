@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, Stack, Token } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { DiscoverySyncControlPlane } from "@discovery-sync/cdk";
-import { resourcesOfType, type CfnTemplate } from "./support/cfn.js";
+import { resourcesOfType, type CfnTemplate } from "@discovery-sync/emulator";
 import { exampleConfig, inlineCode, synthControlPlane, synthDiscoverySyncStack } from "./support/stacks.js";
 
 // The test stacks deploy to account 123456789012, Region us-east-1 (TEST_PSEUDO).

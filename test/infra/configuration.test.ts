@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Token } from "aws-cdk-lib";
 import type { FunctionRole } from "@discovery-sync/cdk";
-import { resolveString, resourcesOfType, type CfnTemplate } from "./support/cfn.js";
+import { resolveIntrinsicString, resourcesOfType, type CfnTemplate } from "@discovery-sync/emulator";
 import { policiesOfFunction } from "./support/iamCheck.js";
 import { exampleConfig, synthControlPlane, synthDiscoverySyncStack, inlineCode } from "./support/stacks.js";
 
@@ -30,7 +30,7 @@ const LONGEST_QUEUE_URL = `https://sqs.${"r".repeat(14)}.amazonaws.com.cn/123456
 function measuredEnvironmentBytes(json: CfnTemplate, functionId: string): number {
   const variables = json.Resources[functionId]!.Properties!["Environment"]["Variables"] as Record<string, unknown>;
   const resolved = Object.fromEntries(
-    Object.entries(variables).map(([k, v]) => [k, k === "DISCOVERY_SYNC_QUEUE_URL" ? LONGEST_QUEUE_URL : resolveString(v)]),
+    Object.entries(variables).map(([k, v]) => [k, k === "DISCOVERY_SYNC_QUEUE_URL" ? LONGEST_QUEUE_URL : resolveIntrinsicString(v)]),
   );
   return Buffer.byteLength(JSON.stringify(resolved), "utf8");
 }
@@ -119,7 +119,7 @@ describe("configuration in an SSM parameter", () => {
   it("stores the whole configuration in one parameter, Advanced tier only when over 4 KB", () => {
     const [[, parameter] = ["", {}]] = configParameters(large.json);
     expect(Buffer.byteLength(JSON.stringify(largeConfig))).toBeGreaterThan(LIMIT);
-    expect(JSON.parse(resolveString(parameter["Value"]))).toEqual(largeConfig);
+    expect(JSON.parse(resolveIntrinsicString(parameter["Value"]))).toEqual(largeConfig);
     expect(parameter["Type"]).toBe("String");
     expect(parameter["Tier"]).toBe("Advanced");
 

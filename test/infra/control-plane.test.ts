@@ -6,7 +6,7 @@ import { Duration } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { FunctionRole } from "@discovery-sync/cdk";
-import { referencedId, resolve, resolveString, resourcesOfType, type CfnTemplate } from "./support/cfn.js";
+import { referencedId, resolveIntrinsics, resolveIntrinsicString, resourcesOfType, type CfnTemplate } from "@discovery-sync/emulator";
 import { exampleConfig, logicalIdOf, synthControlPlane } from "./support/stacks.js";
 
 const ROLES: readonly FunctionRole[] = ["router", "reconcile", "sweep"];
@@ -50,7 +50,7 @@ const arnOf = (id: string) => ({ "Fn::GetAtt": [id, "Arn"] });
 
 describe("EventBridge rule for ECS task state changes", () => {
   it("matches source aws.ecs and detail-type ECS Task State Change of the configured cluster and service only, at the steps that can change what is published", () => {
-    expect(resolve(props(ids.rule)["EventPattern"])).toEqual({
+    expect(resolveIntrinsics(props(ids.rule)["EventPattern"])).toEqual({
       source: ["aws.ecs"],
       "detail-type": ["ECS Task State Change"],
       detail: {
@@ -64,7 +64,7 @@ describe("EventBridge rule for ECS task state changes", () => {
   it("narrows each configured cluster to its own services (a cluster given by ARN as is)", () => {
     const { json: multi, stack, controlPlane } = synthControlPlane({ config: TWO_CLUSTERS });
     const rule = multi.Resources[logicalIdOf(stack, controlPlane.taskStateRule)]!;
-    expect(resolve(rule.Properties!["EventPattern"])).toEqual({
+    expect(resolveIntrinsics(rule.Properties!["EventPattern"])).toEqual({
       source: ["aws.ecs"],
       "detail-type": ["ECS Task State Change"],
       detail: {
@@ -282,7 +282,7 @@ describe("alarms", () => {
 describe("dashboard and saved queries", () => {
   it("has a dashboard with the reconcile, write, endpoint, error and queue widgets", () => {
     const [[, dashboard] = ["", { Type: "" }]] = resourcesOfType(json, "AWS::CloudWatch::Dashboard");
-    const body = JSON.parse(resolveString(dashboard.Properties!["DashboardBody"])) as { widgets: { properties: Record<string, any> }[] };
+    const body = JSON.parse(resolveIntrinsicString(dashboard.Properties!["DashboardBody"])) as { widgets: { properties: Record<string, any> }[] };
     const widgets = new Map(body.widgets.map((w) => [String(w.properties["title"]), JSON.stringify(w.properties)]));
     const widget = (title: string): string => {
       const found = widgets.get(title);

@@ -16,7 +16,7 @@ import { TASK_EVENT_LAST_STATUSES } from "@discovery-sync/cdk";
 import { parseConfig, routeTaskEvent } from "@discovery-sync/core";
 import { isolatedAccount } from "../support/aws.js";
 import { putEventsInTens } from "./support/putEvents.js";
-import { resolve } from "./support/cfn.js";
+import { resolveIntrinsics } from "@discovery-sync/emulator";
 import { logicalIdOf, synthControlPlane } from "./support/stacks.js";
 import {
   deliveriesArbitrary,
@@ -84,7 +84,7 @@ describe("the task-state rule and the router over generated task lifecycles, on 
   beforeAll(async () => {
     // Prepare: the synthesised pattern as a rule with an SQS target, in a fresh account.
     const { json, stack, controlPlane } = synthControlPlane({ config: { services: [lifecycleService] } }, lifecycleEnv);
-    pattern = resolve(json.Resources[logicalIdOf(stack, controlPlane.taskStateRule)]!.Properties!["EventPattern"], lifecycleEnv) as typeof pattern;
+    pattern = resolveIntrinsics(json.Resources[logicalIdOf(stack, controlPlane.taskStateRule)]!.Properties!["EventPattern"], lifecycleEnv) as typeof pattern;
     const account = isolatedAccount();
     const events = account.client(EventBridgeClient);
     sqs = account.client(SQSClient);

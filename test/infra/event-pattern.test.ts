@@ -11,7 +11,7 @@ import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from "@aws-sdk/c
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { isolatedAccount } from "../support/aws.js";
 import { putEventsInTens } from "./support/putEvents.js";
-import { resolve, type PseudoParameters } from "./support/cfn.js";
+import { resolveIntrinsics, type PseudoParameters } from "@discovery-sync/emulator";
 import { logicalIdOf, repoRoot, synthControlPlane } from "./support/stacks.js";
 
 // A copy of the shared sample events (../shared/events), kept in the repository so that a fresh clone can run it.
@@ -94,7 +94,7 @@ describe("the task-state rule's event pattern, on the emulator's EventBridge", (
   beforeAll(async () => {
     // Prepare: the synthesised pattern as a rule with an SQS target, in a fresh account.
     const { json, stack, controlPlane } = synthControlPlane({ config: CONFIG }, SAMPLE_ENV);
-    pattern = resolve(json.Resources[logicalIdOf(stack, controlPlane.taskStateRule)]!.Properties!["EventPattern"], SAMPLE_ENV);
+    pattern = resolveIntrinsics(json.Resources[logicalIdOf(stack, controlPlane.taskStateRule)]!.Properties!["EventPattern"], SAMPLE_ENV);
     const account = isolatedAccount();
     const events = account.client(EventBridgeClient);
     const sqs = account.client(SQSClient);

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Match } from "aws-cdk-lib/assertions";
 import type { StackContext } from "sst/constructs";
 import { ExampleWorkload, WORKLOAD_IMAGE_ENV_VAR } from "../../stacks/ExampleWorkload.js";
-import { referencedId, resolve, resolveString, resourcesOfType, type CfnTemplate } from "./support/cfn.js";
+import { referencedId, resolveIntrinsics, resolveIntrinsicString, resourcesOfType, type CfnTemplate } from "@discovery-sync/emulator";
 import { deployedConfigOf } from "./support/iamCheck.js";
 import { synthExampleWorkload } from "./support/stacks.js";
 
@@ -152,7 +152,7 @@ describe("its control plane", () => {
 
   it("watches the stack's cluster in its event rule", () => {
     const rule = resourcesOfType(json, "AWS::Events::Rule").find(([, r]) => r.Properties!["EventPattern"] !== undefined)!;
-    expect(resolve(rule[1].Properties!["EventPattern"])).toMatchObject({
+    expect(resolveIntrinsics(rule[1].Properties!["EventPattern"])).toMatchObject({
       detail: { clusterArn: ["arn:aws:ecs:us-east-1:123456789012:cluster/workflow-demo"], group: ["service:workflow-agent"] },
     });
   });
@@ -163,7 +163,7 @@ describe("its control plane", () => {
     const statement = (role.Properties!["Policies"][0]["PolicyDocument"]["Statement"] as Record<string, any>[]).find(
       (s) => s["Sid"] === "CloudMapRoute53Records",
     );
-    expect(resolveString(statement?.["Resource"])).toBe(`arn:aws:route53:::hostedzone/\${${namespaceId}.HostedZoneId}`);
+    expect(resolveIntrinsicString(statement?.["Resource"])).toBe(`arn:aws:route53:::hostedzone/\${${namespaceId}.HostedZoneId}`);
     expect(statement?.["Condition"]).toEqual({
       "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsRecordTypes": ["A"] },
       "ForAllValues:StringLike": {

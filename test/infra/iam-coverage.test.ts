@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FunctionRole } from "@discovery-sync/cdk";
-import type { CfnTemplate, PseudoParameters } from "./support/cfn.js";
+import type { CfnTemplate, PseudoParameters } from "@discovery-sync/emulator";
 import {
   compare,
   deployedConfigOf,

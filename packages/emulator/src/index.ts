@@ -15,3 +15,13 @@ export {
   type CloudMapOperationStatus,
   type SettleOptions,
 } from "./cloudmap-operations.js";
+export {
+  resolveIntrinsics,
+  resolveIntrinsicString,
+  resourcesOfType,
+  referencedId,
+  TEST_PSEUDO,
+  type CfnTemplate,
+  type CfnResource,
+  type PseudoParameters,
+} from "./cfn-template.js";

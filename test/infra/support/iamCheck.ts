@@ -2,7 +2,7 @@
  * The IAM check on a synthesised template: for each function, what its role allows (inline policies of the role and
  * every AWS::IAM::Policy attached to it) against what it needs ({@link needsOf}), in both directions, with resources.
  */
-import { resolve, resolveString, referencedId, resourcesOfType, type CfnTemplate, type PseudoParameters } from "./cfn.js";
+import { resolveIntrinsics, resolveIntrinsicString, referencedId, resourcesOfType, type CfnTemplate, type PseudoParameters } from "@discovery-sync/emulator";
 import type { CloudMapDnsFacts, DeploymentFacts, FunctionFacts, Need } from "./iamModel.js";
 
 /** One Allow statement, resolved. */
@@ -44,7 +44,7 @@ export function policiesOfFunction(template: CfnTemplate, functionId: string, ps
     documents.push({ source: `${roleId} inline policy ${policy.PolicyName}`, document: policy.PolicyDocument });
   }
   if (((role.Properties?.["ManagedPolicyArns"] ?? []) as unknown[]).length > 0) {
-    problems.push(`${roleId} has managed policies attached, which this check cannot read: ${JSON.stringify(resolve(role.Properties?.["ManagedPolicyArns"], pseudo))}`);
+    problems.push(`${roleId} has managed policies attached, which this check cannot read: ${JSON.stringify(resolveIntrinsics(role.Properties?.["ManagedPolicyArns"], pseudo))}`);
   }
   if (role.Properties?.["PermissionsBoundary"] !== undefined) problems.push(`${roleId} has a permissions boundary, which this check ignores`);
   for (const type of ["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"]) {
@@ -62,10 +62,10 @@ export function policiesOfFunction(template: CfnTemplate, functionId: string, ps
         continue;
       }
       if (raw["Effect"] !== "Allow") continue; // a Deny only takes away
-      const conditions = raw["Condition"] === undefined ? undefined : (resolve(raw["Condition"], pseudo) as Record<string, Record<string, unknown>>);
+      const conditions = raw["Condition"] === undefined ? undefined : (resolveIntrinsics(raw["Condition"], pseudo) as Record<string, Record<string, unknown>>);
       statements.push({
-        actions: list(raw["Action"]).map((a) => resolveString(a, pseudo)),
-        resources: list(raw["Resource"]).map((r) => resolveString(r, pseudo)),
+        actions: list(raw["Action"]).map((a) => resolveIntrinsicString(a, pseudo)),
+        resources: list(raw["Resource"]).map((r) => resolveIntrinsicString(r, pseudo)),
         conditions:
           conditions === undefined
             ? undefined
@@ -101,7 +101,7 @@ export function functionFactsOf(template: CfnTemplate, functionId: string, pseud
     name,
     logGroupArn: `\${${logGroupId}.Arn}`,
     sendQueueArns: queueUrl === undefined ? [] : [queueArnOf(queueUrl, "DISCOVERY_SYNC_QUEUE_URL")],
-    configParameterArn: configParameter === undefined ? undefined : parameterArn(pseudo, resolveString(configParameter, pseudo)),
+    configParameterArn: configParameter === undefined ? undefined : parameterArn(pseudo, resolveIntrinsicString(configParameter, pseudo)),
     eventSourceQueueArns: mappings.map(([id, m]) => queueArnOf(m.Properties?.["EventSourceArn"], `event source mapping ${id}`)),
     deadLetterQueueArn: deadLetter === undefined ? undefined : queueArnOf(deadLetter, "DeadLetterConfig"),
   };
@@ -113,11 +113,11 @@ export function functionFactsOf(template: CfnTemplate, functionId: string, pseud
  */
 export function deployedConfigOf(template: CfnTemplate, functionId: string, pseudo: PseudoParameters): { services: Record<string, unknown>[] } {
   const env = (template.Resources[functionId]?.Properties?.["Environment"]?.["Variables"] ?? {}) as Record<string, unknown>;
-  if (env["DISCOVERY_SYNC_CONFIG"] !== undefined) return JSON.parse(resolveString(env["DISCOVERY_SYNC_CONFIG"], pseudo));
+  if (env["DISCOVERY_SYNC_CONFIG"] !== undefined) return JSON.parse(resolveIntrinsicString(env["DISCOVERY_SYNC_CONFIG"], pseudo));
   const parameterId = referencedId(env["DISCOVERY_SYNC_CONFIG_PARAMETER"]);
   const parameter = parameterId === undefined ? undefined : template.Resources[parameterId];
   if (parameter?.Type !== "AWS::SSM::Parameter") throw new Error(`${functionId}: no configuration in the environment nor in a parameter of the template`);
-  return JSON.parse(resolveString(parameter.Properties?.["Value"], pseudo));
+  return JSON.parse(resolveIntrinsicString(parameter.Properties?.["Value"], pseudo));
 }
 
 /**
@@ -178,7 +178,7 @@ function cloudMapDnsFactsOf(template: CfnTemplate, serviceId: string, declared: 
     const types = ((props["DnsConfig"]?.["DnsRecords"] ?? []) as { Type: string }[]).map((r) => r.Type);
     return {
       hostedZoneArn: zoneArn(`\${${namespaceId}.HostedZoneId}`),
-      recordNames: names(resolveString(props["Name"], pseudo), resolveString(namespace.Properties?.["Name"], pseudo)),
+      recordNames: names(resolveIntrinsicString(props["Name"], pseudo), resolveIntrinsicString(namespace.Properties?.["Name"], pseudo)),
       recordTypes: unique(types.includes("SRV") ? [...types, "A"] : types).sort(),
       route53HealthCheck: props["HealthCheckConfig"] !== undefined,
     };

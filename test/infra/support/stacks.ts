@@ -17,7 +17,7 @@ import { discoverySyncStack } from "../../../stacks/DiscoverySync.js";
 import { exampleWorkloadStack } from "../../../stacks/ExampleWorkload.js";
 import { CONFIG_FILE_ENV_VAR } from "../../../stacks/loadConfig.js";
 import { plainCdkContext } from "../../../stacks/plainCdkContext.js";
-import { TEST_PSEUDO, type CfnTemplate, type PseudoParameters } from "./cfn.js";
+import { TEST_PSEUDO, type CfnTemplate, type PseudoParameters } from "@discovery-sync/emulator";
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));

@@ -1,9 +1,10 @@
 /**
- * Reading synthesised CloudFormation templates in tests: intrinsic functions resolved to comparable strings.
+ * Reading synthesised CloudFormation templates offline, in the infrastructure tests and the pipeline benchmark:
+ * intrinsic functions resolved to comparable strings.
  *
  * A reference to a resource cannot be resolved offline, so it becomes a placeholder in `Fn::Sub` syntax:
  * `{ "Ref": "Queue1234" }` is `${Queue1234}` and `{ "Fn::GetAtt": ["Queue1234", "Arn"] }` is `${Queue1234.Arn}`.
- * Pseudo parameters take the values of the test's environment. Two values that CloudFormation would resolve to the
+ * Pseudo parameters take the values given (the tests' environment unless told). Two values that CloudFormation would resolve to the
  * same string therefore compare equal here, and a JSON document built with `Stack.toJsonString` still parses.
  */
 
@@ -35,12 +36,12 @@ export const TEST_PSEUDO: PseudoParameters = { partition: "aws", region: "us-eas
  *
  * @example
  * ```ts
- * resolve({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":sqs:..."]] }, TEST_PSEUDO); // "arn:aws:sqs:..."
+ * resolveIntrinsics({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":sqs:..."]] }, TEST_PSEUDO); // "arn:aws:sqs:..."
  * ```
  * @throws Error on any other intrinsic function, naming it.
  */
-export function resolve(value: unknown, pseudo: PseudoParameters = TEST_PSEUDO): unknown {
-  if (Array.isArray(value)) return value.map((v) => resolve(v, pseudo));
+export function resolveIntrinsics(value: unknown, pseudo: PseudoParameters = TEST_PSEUDO): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, pseudo));
   if (value === null || typeof value !== "object") return value;
   const entries = Object.entries(value);
   const [key, arg] = entries[0] ?? [];
@@ -54,7 +55,7 @@ export function resolve(value: unknown, pseudo: PseudoParameters = TEST_PSEUDO):
       }
       case "Fn::Join": {
         const [separator, parts] = arg as [string, unknown[]];
-        return (resolve(parts, pseudo) as unknown[]).map((p) => asString(p, key)).join(separator);
+        return (resolveIntrinsics(parts, pseudo) as unknown[]).map((p) => asString(p, key)).join(separator);
       }
       case "Fn::Sub": {
         if (typeof arg !== "string") throw new Error("Fn::Sub with a variable map is not supported");
@@ -62,24 +63,24 @@ export function resolve(value: unknown, pseudo: PseudoParameters = TEST_PSEUDO):
       }
       case "Fn::Select": {
         const [index, list] = arg as [number, unknown];
-        const items = resolve(list, pseudo);
+        const items = resolveIntrinsics(list, pseudo);
         if (!Array.isArray(items)) throw new Error("Fn::Select of something that is not a list");
         return items[Number(index)];
       }
       case "Fn::Split": {
         const [separator, source] = arg as [string, unknown];
-        return asString(resolve(source, pseudo), key).split(separator);
+        return asString(resolveIntrinsics(source, pseudo), key).split(separator);
       }
       default:
         throw new Error(`cannot resolve ${key} offline`);
     }
   }
-  return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v, pseudo)]));
+  return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, pseudo)]));
 }
 
-/** {@link resolve}, expecting a string. */
-export function resolveString(value: unknown, pseudo: PseudoParameters = TEST_PSEUDO): string {
-  return asString(resolve(value, pseudo), "value");
+/** {@link resolveIntrinsics}, expecting a string. */
+export function resolveIntrinsicString(value: unknown, pseudo: PseudoParameters = TEST_PSEUDO): string {
+  return asString(resolveIntrinsics(value, pseudo), "value");
 }
 
 /** The logical ids of the resources of a type. */
