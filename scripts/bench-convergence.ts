@@ -24,7 +24,7 @@ import { DescribeTasksCommand } from "@aws-sdk/client-ecs";
 import { DescribeTargetHealthCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ListInstancesCommand } from "@aws-sdk/client-servicediscovery";
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import type { SQSEvent } from "aws-lambda";
+import type { Context, SQSEvent } from "aws-lambda";
 import {
   createAwsClients,
   createReconcileHandler,
@@ -163,9 +163,11 @@ async function setUp(emulator: RunningEmulator, proxy: FaultProxy, registry: Reg
   const proxiedQueueUrl = proxy.proxied(queueUrl);
   const handler = createReconcileHandler({ config, clients, logger, ...(variant === "current" ? { queueUrl: proxiedQueueUrl } : {}) });
   let maxReceives = 0;
-  const reconcile = (event: SQSEvent) => {
+  // The context carries the invocation's remaining time: without it the handler sets no deadline on its AWS calls and
+  // stops re-reading stale tasks at no particular time, which is not how it runs on Lambda.
+  const reconcile = (event: SQSEvent, context: Context) => {
     for (const record of event.Records) maxReceives = Math.max(maxReceives, Number(record.attributes.ApproximateReceiveCount));
-    return handler(event);
+    return handler(event, context);
   };
   const route = createRouteHandler({ config, sqs: clients.sqs, queueUrl: proxiedQueueUrl, logger });
   const emit = async (taskArn: string) => {
