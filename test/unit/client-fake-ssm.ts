@@ -1,4 +1,5 @@
-import { ParameterNotFound, ParameterVersionNotFound, SSMClient } from "@aws-sdk/client-ssm";
+import { ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
+import { fakeParameterStore, parseSelector, type FakeParameterStore } from "./fake-parameter-store.js";
 import {
   layoutShards,
   serializeEndpointDocument,
@@ -44,59 +45,6 @@ export interface FakeSsm {
   total(): number;
 }
 
-/** One version of a parameter. */
-export interface StoredVersion {
-  readonly name: string;
-  readonly version: number;
-  readonly value: string;
-}
-
-/** An in-memory Parameter Store: versioned values per name, as SSM keeps them. */
-export interface FakeParameterStore {
-  /** Writes a value (PutParameter with Overwrite) and returns its version: 1 for a new (or recreated) name. */
-  put(name: string, value: string): number;
-  /** Deletes the parameter and its whole history; a later `put` starts again at version 1. */
-  delete(name: string): void;
-  /** The versions kept, oldest first (SSM keeps the last 100). */
-  history(name: string): readonly StoredVersion[];
-  /** The latest version, or the one a `name:version` selector asks for; undefined when there is none. */
-  get(selector: string): StoredVersion | undefined;
-}
-
-/** SSM keeps this many versions of a parameter. */
-const versionsKept = 100;
-
-export function fakeParameterStore(): FakeParameterStore {
-  const parameters = new Map<string, { next: number; versions: StoredVersion[] }>();
-  return {
-    put(name, value) {
-      const entry = parameters.get(name) ?? { next: 1, versions: [] };
-      parameters.set(name, entry);
-      const version = entry.next++;
-      entry.versions.push({ name, version, value });
-      if (entry.versions.length > versionsKept) entry.versions.shift();
-      return version;
-    },
-    delete(name) {
-      parameters.delete(name);
-    },
-    history(name) {
-      return [...(parameters.get(name)?.versions ?? [])];
-    },
-    get(selector) {
-      const { name, version } = parseSelector(selector);
-      const versions = parameters.get(name)?.versions ?? [];
-      return version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
-    },
-  };
-}
-
-/** `/a/b:7` -> name `/a/b`, version 7; `/a/b` -> no version. */
-function parseSelector(selector: string): { name: string; version: number | undefined } {
-  const match = /^(.*[^:]):(\d+)$/.exec(selector);
-  return match === null ? { name: selector, version: undefined } : { name: match[1]!, version: Number(match[2]) };
-}
-
 export function fakeSsm(): FakeSsm {
   const client = new SSMClient({
     region: "us-east-1",
@@ -112,15 +60,7 @@ export function fakeSsm(): FakeSsm {
     byCommand,
     store,
     beforeAnswer: undefined,
-    answer: (name) => {
-      const stored = store.get(name);
-      if (stored !== undefined) return stored.value;
-      const { name: bare, version } = parseSelector(name);
-      if (version !== undefined && store.history(bare).length > 0) {
-        throw new ParameterVersionNotFound({ message: `Systems Manager could not find version ${version} of ${bare}.`, $metadata: {} });
-      }
-      throw new ParameterNotFound({ message: "not configured", $metadata: {} });
-    },
+    answer: (name) => (store.answer("GetParameter", { Name: name }) as { Parameter: { Value: string } }).Parameter.Value,
     total: () => Object.values(byCommand).reduce((sum, n) => sum + n, 0),
   };
   client.middlewareStack.add(
@@ -136,7 +76,7 @@ export function fakeSsm(): FakeSsm {
       }
       await fake.beforeAnswer?.(command, input);
       if (command === "GetParameterCommand") return { output: await getParameter(fake, input.Name as string), response: {} };
-      if (command === "GetParametersCommand") return { output: getParameters(store, input.Names as string[]), response: {} };
+      if (command === "GetParametersCommand") return { output: { ...store.answer(command, input), $metadata: {} }, response: {} };
       throw new Error(`the fake SSM does not answer ${command}`);
     },
     { step: "initialize", name: "fakeSsmAnswer" },
@@ -149,24 +89,6 @@ async function getParameter(fake: FakeSsm, name: string) {
   // A test-given answer has no version of its own: number it by the call, as before the store existed.
   const version = fake.store.get(name)?.version ?? fake.calls;
   return { Parameter: { Name: parseSelector(name).name, Type: "String", Value: value, Version: version }, $metadata: {} };
-}
-
-function getParameters(store: FakeParameterStore, names: readonly string[]) {
-  if (names.length > 10) {
-    throw Object.assign(new Error(`1 validation error detected: 'names' must have length less than or equal to 10 (given ${names.length})`), {
-      name: "ValidationException",
-    });
-  }
-  const found = names.map((name) => store.get(name));
-  return {
-    // In no particular order, and named without the selector, as SSM and the emulator answer.
-    Parameters: found
-      .filter((stored) => stored !== undefined)
-      .map((stored) => ({ Name: stored.name, Type: "String", Value: stored.value, Version: stored.version }))
-      .reverse(),
-    InvalidParameters: names.filter((_, i) => found[i] === undefined),
-    $metadata: {},
-  };
 }
 
 export function documentText(revision: number, endpoints: readonly Endpoint[], service = "workflow-agent"): string {

@@ -1,15 +1,16 @@
 /**
  * `reconcileService` against fake AWS clients that record the exact SDK commands they receive, in the style of the
  * Kubernetes controllers' `expectActions` tests: what reached the API is asserted, not what the code meant to do.
- * The fake is a small in-memory ECS, Cloud Map, ELBv2 and Parameter Store answering each request one macrotask later;
- * it knows what is in flight, so it also counts serial waves (a wave: a run of requests with no moment in between
- * when nothing is in flight) and the most requests in flight at once. No network.
+ * The fake is a small in-memory ECS, Cloud Map and ELBv2, with the Parameter Store of `fake-parameter-store.ts`,
+ * answering each request one macrotask later; it knows what is in flight, so it also counts serial waves (a wave: a
+ * run of requests with no moment in between when nothing is in flight) and the most requests in flight at once. No
+ * network.
  */
 import { describe, expect, it } from "vitest";
 import { ECSClient, type Task } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { InstanceNotFound, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
-import { ParameterAlreadyExists, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { MiddlewareStack } from "@smithy/types";
 import { parseEndpointDocument } from "@discovery-sync/client";
@@ -26,6 +27,7 @@ import {
   type ReconcileTrigger,
   type ServiceConfig,
 } from "@discovery-sync/core";
+import { fakeParameterStore } from "./fake-parameter-store.js";
 
 /** One request a fake client received: the command's name without `Command`, and its input. */
 interface Action {
@@ -57,7 +59,7 @@ class FakeAws {
   readonly tasks = new Map<string, Task>();
   readonly instances = new Map<string, Record<string, string>>();
   readonly targets = new Map<string, Map<string, { id: string; port: number }>>(targetGroupArns.map((arn) => [arn, new Map()]));
-  readonly parameters = new Map<string, { version: number; value: string; tier: string }[]>();
+  readonly parameters = fakeParameterStore();
   readonly actions: Action[] = [];
   /** The serial wave each of `actions` was sent in (1 for the first), index for index. */
   readonly wavesOfActions: number[] = [];
@@ -204,56 +206,19 @@ class FakeAws {
         }
         return {};
       }
-      case "GetParameter": {
-        const latest = this.parameters.get(String(input.Name))?.at(-1);
-        if (latest === undefined) throw new ParameterNotFound({ message: String(input.Name), $metadata: {} });
-        return { Parameter: { Name: input.Name, Value: latest.value, Version: latest.version, Type: "String" } };
-      }
-      case "PutParameter": {
-        const name = String(input.Name);
-        const history = this.parameters.get(name) ?? [];
-        if (history.length > 0 && input.Overwrite !== true) throw new ParameterAlreadyExists({ message: name, $metadata: {} });
-        const tier =
-          input.Tier === "Intelligent-Tiering"
-            ? history.at(-1)?.tier === "Advanced" || Buffer.byteLength(String(input.Value)) > 4_096
-              ? "Advanced"
-              : "Standard"
-            : String(input.Tier);
-        const version = (history.at(-1)?.version ?? 0) + 1;
-        this.parameters.set(name, [...history, { version, value: String(input.Value), tier }]);
-        return { Version: version, Tier: tier };
-      }
-      case "GetParameters": {
-        // Plain names (the latest version: the document and the writer's state) and `name:version` selectors, as
-        // the writer reads a sharded document's shards; what does not exist comes back in InvalidParameters.
-        const selectors = input.Names as string[];
-        const matches = selectors.map((selector) => {
-          const [name, version] = selector.split(/:(?=\d+$)/) as [string, string | undefined];
-          const history = this.parameters.get(name);
-          const match = version === undefined ? history?.at(-1) : history?.find((v) => v.version === Number(version));
-          return match === undefined ? undefined : { Name: name, Value: match.value, Version: match.version };
-        });
-        return {
-          Parameters: matches.filter((match) => match !== undefined),
-          InvalidParameters: selectors.filter((_, i) => matches[i] === undefined),
-        };
-      }
-      case "GetParametersByPath": {
-        const path = String(input.Path);
-        const children = [...this.parameters.keys()].filter((n) => n.startsWith(`${path}/`) && !n.slice(path.length + 1).includes("/"));
-        return { Parameters: children.map((Name) => ({ Name })) };
-      }
-      case "DeleteParameters": {
-        const names = (input.Names as string[]).filter((name) => this.parameters.delete(name));
-        return { DeletedParameters: names };
-      }
+      case "GetParameter":
+      case "GetParameters":
+      case "PutParameter":
+      case "GetParametersByPath":
+      case "DeleteParameters":
+        return this.parameters.answer(command, input);
       default:
         throw new Error(`the fake does not answer ${command}`);
     }
   }
 
   document() {
-    return parseEndpointDocument(this.parameters.get(parameterName)!.at(-1)!.value);
+    return parseEndpointDocument(this.parameters.get(parameterName)!.value);
   }
 }
 
