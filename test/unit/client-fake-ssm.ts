@@ -1,5 +1,4 @@
 import { ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
-import { fakeParameterStore, parseSelector, type FakeParameterStore } from "./fake-parameter-store.js";
 import {
   layoutShards,
   serializeEndpointDocument,
@@ -12,6 +11,7 @@ import {
   type ShardLayout,
   type ShardManifest,
 } from "@discovery-sync/client";
+import { fakeParameterStore, parseSelector, type FakeParameterStore } from "./fake-parameter-store.js";
 
 /**
  * A real SSMClient whose requests never leave the process: a middleware at the `initialize` step answers
